@@ -1,0 +1,1 @@
+"""DiffSL text -> CompiledModel."""
