@@ -6,8 +6,17 @@ Compile a model written in DiffSL to numba kernels with :func:`compile_model`, s
 
 from __future__ import annotations
 
+from diffid_plugins.diffsl import CompiledModel, check_model, compile_model
 from diffid_plugins.errors import DiffidError, DiffSLError, SolverError
 
 __version__ = "0.1.0"
 
-__all__ = ["DiffSLError", "DiffidError", "SolverError", "__version__"]
+__all__ = [
+    "CompiledModel",
+    "DiffSLError",
+    "DiffidError",
+    "SolverError",
+    "__version__",
+    "check_model",
+    "compile_model",
+]

@@ -1,0 +1,1 @@
+"""Support modules for the tests (not collected as tests)."""
