@@ -37,7 +37,8 @@ from diffid_plugins.errors import Diagnostic
 __all__ = ["LoweredModel", "analyse"]
 
 RESERVED = frozenset(
-    "u0 t N data root thread_id thread_dim rr states inputs outputs hass_mass".split()
+    ["u0", "t", "N", "data", "root", "thread_id", "thread_dim", "rr"]
+    + ["states", "inputs", "outputs", "hass_mass"]
 )
 SPECIAL = ("in", "u", "dudt", "M", "F", "out", "stop", "reset")
 _DENSE_MSG = {
@@ -246,7 +247,9 @@ class _Analysis(Scope):
             raise Abort()
         return _Block(tuple(r.first for r in ranges), shape, False, value)
 
-    def diagonal_block(self, e: ast.Element, ranges: tuple[ast.Range, ...], value: Value) -> _Block:
+    def diagonal_block(
+        self, e: ast.Element, ranges: tuple[ast.Range, ...], value: Value
+    ) -> _Block:
         if any(r.sep != ".." for r in ranges):
             self.error("can only use range separator if all indices are ranges", e.span)
             raise Abort()
@@ -283,7 +286,8 @@ class _Analysis(Scope):
             if rank == 0:
                 shape = fmt_shape(tuple(self.letter_extent(expr, c) for c in extra[1:]))
                 self.error(
-                    f"cannot assign an expression with rank > 1 to a scalar, rhs has shape {shape}",
+                    "cannot assign an expression with rank > 1 to a scalar, rhs has shape "
+                    + shape,
                     span,
                 )
             else:
@@ -346,7 +350,9 @@ class _Analysis(Scope):
 
         ranges = e.indices
         if ranges is None or any(r.sep != ":" for r in ranges):
-            self.error("read(...) imports require explicit ':' ranges on every tensor axis", e.span)
+            self.error(
+                "read(...) imports require explicit ':' ranges on every tensor axis", e.span
+            )
             raise Abort()
         if any((r.last or 0) <= r.first for r in ranges):
             self.error("read(...) range end must be greater than range start", e.span)
@@ -545,7 +551,9 @@ class _Analysis(Scope):
         if "reset" in sp and "stop" not in sp:
             self.error("reset requires stop to also be defined", self.special_spans.get("reset"))
         if "M" in healthy and "dudt" not in sp:
-            self.error("M is defined but dudt is not: define dudt to name du/dt", self.special_spans["M"])
+            self.error(
+                "M is defined but dudt is not: define dudt to name du/dt", self.special_spans["M"]
+            )
         if self.diagnostics:
             return None
         return self.lowered()

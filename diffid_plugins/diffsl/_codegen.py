@@ -23,7 +23,7 @@ from diffid_plugins.diffsl._ops import OPS
 
 __all__ = ["GeneratedModel", "generate"]
 
-_PRELUDE = '''
+_PRELUDE = """
 _DEC = dict(cache=True, error_model="numpy")
 
 
@@ -119,7 +119,7 @@ def _h_interp_slope(xs, ys, q):
         return 0.0
     k = _h_segment(xs, q)
     return (ys[k + 1] - ys[k]) / (xs[k + 1] - xs[k])
-'''
+"""
 
 
 def literal(value: float) -> str:
@@ -297,20 +297,25 @@ def generate(lm: LoweredModel, version: str) -> GeneratedModel:
     mass_td = any(g.nodes[d].deps & DEP_T for d in mass.values())
 
     em.function(
-        "u0(w, y)", "Initial state y (n_states,) from the prepared workspace w.",
+        "u0(w, y)",
+        "Initial state y (n_states,) from the prepared workspace w.",
         em.body([(f"y[{i}]", nid) for i, nid in enumerate(lm.state_init)]),
     )
     em.function(
-        "rhs(t, y, w, dy)", "Right-hand side F(t, y) into dy (n_states,).",
+        "rhs(t, y, w, dy)",
+        "Right-hand side F(t, y) into dy (n_states,).",
         em.body([(f"dy[{i}]", nid) for i, nid in enumerate(lm.rhs)]),
     )
     em.function(
-        "jac(t, y, w, J)", "Exact Jacobian dF/dy into J (n_states, n_states).",
+        "jac(t, y, w, J)",
+        "Exact Jacobian dF/dy into J (n_states, n_states).",
         ["J[:, :] = 0.0"] + em.body([(f"J[{i}, {j}]", d) for (i, j), d in sorted(jac.items())]),
     )
     em.function(
-        "jac_p(t, y, w, Jp)", "Exact Jacobian dF/dp into Jp (n_states, n_inputs).",
-        ["Jp[:, :] = 0.0"] + em.body([(f"Jp[{i}, {j}]", d) for (i, j), d in sorted(jac_p.items())]),
+        "jac_p(t, y, w, Jp)",
+        "Exact Jacobian dF/dp into Jp (n_states, n_inputs).",
+        ["Jp[:, :] = 0.0"]
+        + em.body([(f"Jp[{i}, {j}]", d) for (i, j), d in sorted(jac_p.items())]),
     )
     if lm.mass_expr is None:
         mass_lines = ["M[:, :] = 0.0"] + [f"M[{i}, {i}] = 1.0" for i in range(n)]
@@ -320,16 +325,19 @@ def generate(lm: LoweredModel, version: str) -> GeneratedModel:
         )
     em.function("mass(t, w, M)", "Mass matrix into M (n_states, n_states).", mass_lines)
     em.function(
-        "out(t, y, w, o)", "Outputs into o (n_outputs,).",
+        "out(t, y, w, o)",
+        "Outputs into o (n_outputs,).",
         em.body([(f"o[{i}]", nid) for i, nid in enumerate(outputs)]),
     )
     em.function(
-        "stop(t, y, w, g)", "Root functions into g (n_stop,).",
+        "stop(t, y, w, g)",
+        "Root functions into g (n_stop,).",
         em.body([(f"g[{i}]", nid) for i, nid in enumerate(lm.stop)]),
     )
     reset_nodes = lm.reset if lm.reset is not None else [g.var("u", i) for i in range(n)]
     em.function(
-        "reset(t, y, w, ynew)", "State after a root into ynew (n_states,).",
+        "reset(t, y, w, ynew)",
+        "State after a root into ynew (n_states,).",
         em.body([(f"ynew[{i}]", nid) for i, nid in enumerate(reset_nodes)]),
     )
     offsets: dict[str, tuple[int, tuple[int, ...]]] = {}
@@ -341,7 +349,8 @@ def generate(lm: LoweredModel, version: str) -> GeneratedModel:
             assigns.append((f"buf[{pos + k}]", int(nid)))
         pos += int(arr.size)
     em.function(
-        "eval_tensors(t, y, dudt, w, buf)", "Every named tensor, flattened, into buf.",
+        "eval_tensors(t, y, dudt, w, buf)",
+        "Every named tensor, flattened, into buf.",
         em.body(assigns),
     )
     # prepare last: it must compute every input-only node the other kernels read from w

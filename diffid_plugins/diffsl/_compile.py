@@ -17,7 +17,9 @@ __all__ = ["check_model", "compile_model"]
 _MAX_TEXT = 10_000_000
 
 
-def _front_end(text: str, read_dir: str | os.PathLike[str] | None) -> tuple[LoweredModel, GeneratedModel]:
+def _front_end(
+    text: str, read_dir: str | os.PathLike[str] | None
+) -> tuple[LoweredModel, GeneratedModel]:
     from diffid_plugins import __version__
 
     if not isinstance(text, str):

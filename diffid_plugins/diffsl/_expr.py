@@ -213,7 +213,11 @@ class ExprLowering:
         return self.align(nodes, mask, sym.layout.kind, ref.indices, ref.span)
 
     def align(
-        self, nodes: ObjArray, mask: NDArray[np.bool_], kind: str, letters: tuple[str, ...],
+        self,
+        nodes: ObjArray,
+        mask: NDArray[np.bool_],
+        kind: str,
+        letters: tuple[str, ...],
         span: ast.Span,
     ) -> Value:
         """Place the axes of ``nodes`` at the positions of their letters in the space."""
@@ -231,7 +235,9 @@ class ExprLowering:
             out[idx] = nodes[src]
             out_mask[idx] = mask[src]
         if kind == "dense" or len(set(letters)) < len(letters):
-            layout = Layout.dense(tuple(out_shape)) if out_mask.all() else Layout("sparse", out_mask)
+            layout = (
+                Layout.dense(tuple(out_shape)) if out_mask.all() else Layout("sparse", out_mask)
+            )
         else:
             layout = Layout(kind, out_mask)
         return Value(out, layout)
@@ -296,7 +302,8 @@ class ExprLowering:
         shape = self.broadcast_shape([a.shape, b.shape])
         if shape is None:
             raise self.fail(
-                f"cannot broadcast shapes: {fmt_shape(trim(a.shape))}, {fmt_shape(trim(b.shape))}. "
+                f"cannot broadcast shapes: {fmt_shape(trim(a.shape))}, "
+                f"{fmt_shape(trim(b.shape))}. "
                 f"Op is {expr.op}, lhs is {self.scope.source_of(expr.left)}, "
                 f"rhs is {self.scope.source_of(expr.right)}.",
                 expr.span,
@@ -306,7 +313,10 @@ class ExprLowering:
             layout = a.layout.union(b.layout, shape)
         else:
             if expr.op == "/" and not b.layout.is_dense:
-                am, bm = np.broadcast_to(a.layout.mask, shape), np.broadcast_to(b.layout.mask, shape)
+                am, bm = (
+                    np.broadcast_to(a.layout.mask, shape),
+                    np.broadcast_to(b.layout.mask, shape),
+                )
                 if a.layout.is_dense or not np.array_equal(am, bm):
                     raise self.fail(
                         "divide-by-zero detected, cannot only divide by a sparse layout if the "
@@ -370,7 +380,9 @@ class ExprLowering:
                     arg.span,
                 )
             if len(trim(v.shape)) > 1:
-                raise self.fail(f"interp1d {which} argument must be 1D, got rank {len(v.shape)}", arg.span)
+                raise self.fail(
+                    f"interp1d {which} argument must be 1D, got rank {len(v.shape)}", arg.span
+                )
             if not v.layout.is_dense:
                 raise self.fail(f"interp1d {which} argument must be a dense vector", arg.span)
             cols.append(tuple(self.g.value(int(n)) for n in v.nodes.flat))

@@ -56,7 +56,9 @@ def load_frostt(
             raise _fail(path, f"file is larger than {_MAX_BYTES} bytes")
         text = target.read_text(encoding="ascii", errors="strict")
     except (OSError, UnicodeDecodeError) as exc:
-        raise _fail(path, f"failed to read sparse tensor file ({exc.__class__.__name__})") from None
+        raise _fail(
+            path, f"failed to read sparse tensor file ({exc.__class__.__name__})"
+        ) from None
     dense = np.zeros(shape, dtype=np.float64)
     mask = np.zeros(shape, dtype=bool)
     rank = len(shape)

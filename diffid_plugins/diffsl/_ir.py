@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from diffid_plugins.diffsl._ops import OPS, fold, int_div, int_mod
+from diffid_plugins.diffsl._ops import fold, int_div, int_mod
 
 __all__ = ["DEP_DUDT", "DEP_N", "DEP_P", "DEP_T", "DEP_U", "Graph", "IntExpr", "eval_int"]
 
@@ -268,7 +268,9 @@ class Graph:
             "tanh": lambda: op("sub", self.one, op("mul", nid, nid)),
             "sinh": lambda: op("cosh", a),
             "cosh": lambda: op("sinh", a),
-            "arcsinh": lambda: op("div", self.one, op("sqrt", op("add", op("mul", a, a), self.one))),
+            "arcsinh": lambda: op(
+                "div", self.one, op("sqrt", op("add", op("mul", a, a), self.one))
+            ),
             "arccosh": lambda: op(
                 "div",
                 self.one,
@@ -293,7 +295,9 @@ class Graph:
         return self._combine([(sgn, da)])
 
 
-def interp_value(table: tuple[tuple[float, ...], tuple[float, ...]], q: float, slope: bool) -> float:
+def interp_value(
+    table: tuple[tuple[float, ...], tuple[float, ...]], q: float, slope: bool
+) -> float:
     """Reference ``interp1d``: clamp, then linear on segment ``max k: x_k <= q``, k <= n-2."""
     xs, ys = table
     n = len(xs)

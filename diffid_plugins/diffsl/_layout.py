@@ -70,10 +70,12 @@ class Layout:
     def intersection(self, other: Layout, shape: tuple[int, ...]) -> Layout:
         """Pattern of ``a * b`` and ``a / b``."""
         mask = np.broadcast_to(self.mask, shape) & np.broadcast_to(other.mask, shape)
-        diag = DIAGONAL in (self.kind, other.kind) and not (self.kind == SPARSE or other.kind == SPARSE)
+        diag = DIAGONAL in (self.kind, other.kind) and not (
+            self.kind == SPARSE or other.kind == SPARSE
+        )
         return Layout.from_mask(mask.copy(), diagonal=diag)
 
     def contract_last(self) -> Layout:
         """Pattern after summing over the last axis."""
-        mask = self.mask.any(axis=-1)
+        mask = np.asarray(self.mask.any(axis=-1), dtype=bool)
         return Layout.from_mask(mask, diagonal=False)

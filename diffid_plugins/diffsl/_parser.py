@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 import threading
 from importlib import resources
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
@@ -110,8 +110,15 @@ def _check_depth(depth: int, extent: Span) -> int:
 
 
 def _integer(tok: Token) -> int:
+    """The value of a NUMBER token where pest's grammar has an ``integer``."""
+    if not tok.isdigit():
+        raise _Problem(
+            f"unexpected number {_short(tok)}; only integers, N, + - * / %, a sign and "
+            "parentheses are allowed inside [...]",
+            _tspan(tok),
+        )
     if len(tok) > MAX_INT_DIGITS:
-        raise _Problem(f"integer literal is too long (more than {MAX_INT_DIGITS} digits)", _tspan(tok))
+        raise _Problem(f"integer is too long (more than {MAX_INT_DIGITS} digits)", _tspan(tok))
     return int(tok)
 
 
@@ -247,9 +254,6 @@ class _Builder(Transformer[Token, Any]):
         )
 
     # ------------------------------------------------------------ tensors and model
-    def tensor_name(self, c: list[Token]) -> Token:
-        return c[0]
-
     def tensor(self, c: list[Any]) -> Tensor:
         tok, rbrace = c[0], c[-1]
         name, letters = _split_name(tok)
@@ -287,31 +291,37 @@ _PUNCT = {
     "IDX_LPAR": "(",
 }
 _NAMES = {"NAME", "NAME_IJ", "IN", "N"}
-_ATOM_START = {"REAL", "NAME", "NAME_IJ", "IN", "LPAR", "IDX_LPAR", "INT", "N", "STRING"}
+_OPERAND_START = _NAMES | {"NUMBER", "LPAR", "IDX_LPAR", "STRING"}
 _LABEL_BEFORE = re.compile(r"([A-Za-z][A-Za-z0-9]*)_([A-Za-z][A-Za-z0-9]*)\s*$")
 _IN_BEFORE = re.compile(r"(?:^|[^A-Za-z0-9_])in\s*$")
+_CALLEE_BEFORE = re.compile(r"[A-Za-z0-9]_[A-Za-z0-9]+\s*$")
+_SPEC_END = re.compile(r"[^)]*\)[^:]*")
 _UNPRINTABLE = re.compile(r"[^\x20-\x7e]")
 
 
 def _short(value: str) -> str:
+    """``value`` made printable and cut to 40 characters, for messages."""
     value = _UNPRINTABLE.sub("?", value)
     return value if len(value) <= 40 else value[:37] + "..."
 
 
+def _in_index(expected: set[str]) -> bool:
+    """Whether the parser is inside ``[...]`` (integer index expressions)."""
+    return "PERCENT" in expected or ("N" in expected and "NAME" not in expected)
+
+
 def _describe_found(kind: str, value: str) -> str:
-    """Plain words for the offending token (``kind`` "CHAR" = a character no token starts with)."""
+    """Plain words for the offending token (``kind`` "CHAR": no token starts here)."""
     if kind == "$END":
         return "end of input"
     if kind == "CHAR":
         if "\x21" <= value <= "\x7e":
             return f"character '{value}'"
-        return f"character U+{ord(value):04X}" if value else "end of input"
+        return f"character U+{ord(value):04X}"
     if kind in _NAMES:
         return f"name '{_short(value)}'"
-    if kind == "REAL":
+    if kind == "NUMBER":
         return f"number {_short(value)}"
-    if kind == "INT":
-        return f"integer {_short(value)}"
     if kind == "STRING":
         return f"string {_short(value)}"
     return f"'{_short(value)}'"
@@ -320,21 +330,19 @@ def _describe_found(kind: str, value: str) -> str:
 def _describe_expected(names: set[str]) -> str:
     """Plain words for a set of acceptable terminals, in a fixed order."""
     words: list[str] = []
-    if "REAL" in names:
-        words.append("a number")
-    if names & {"NAME", "NAME_IJ"}:
-        if "REAL" in names:
-            words += ["a name", "a function call"]
-        else:
-            words.append("a tensor name" if "IN" in names else "a name")
-    if "INT" in names:
-        words.append("an integer")
-    if "N" in names:
-        words.append("N")
+    if _in_index(names):
+        words += ["an integer"] if "NUMBER" in names else []
+        words += ["N"] if "N" in names else []
+    elif "NUMBER" in names:
+        words += ["a number", "a name", "a function call"]
+    elif "$END" in names and "NAME" in names:
+        words.append("a tensor name")
+    elif "NAME" in names:
+        words.append("a name")
     if "STRING" in names:
         words.append("a quoted file path")
-    if names & {"REAL", "INT", "N"} and "LPAR" in names:
-        words.append("'('")  # with the other things that start an operand
+    if "NUMBER" in names and "LPAR" in names:
+        words.append("'('")  # listed with the other things that start an operand
     words += [f"'{text}'" for name, text in _PUNCT.items() if name in names]
     if "$END" in names:
         words.append("the end of the input")
@@ -359,10 +367,10 @@ def _hint(text: str, pos: int, kind: str, value: str, expected: set[str]) -> str
         return "';' is not a separator in DiffSL: separate elements with ','"
     if char == "'":
         return "The string is never closed: write read('file.tns')"
-    if expected & {"N", "PERCENT"}:  # inside [...]
+    if _in_index(expected):
         if kind == "RSQB" and before.rstrip().endswith((":", "..")):
             return "A range inside [...] needs both ends, e.g. a_i[1:3]"
-        if kind in _NAMES or kind in {"STRING", "CHAR"} or kind == "REAL" and not value.isdigit():
+        if kind in _NAMES or kind in {"STRING", "CHAR"}:
             return (
                 "Only integers, N, + - * / %, a sign and parentheses are allowed inside "
                 "[...]: no variables and no non-integer numbers"
@@ -394,7 +402,7 @@ def _hint(text: str, pos: int, kind: str, value: str, expected: set[str]) -> str
             return "Index letters after '_' must be letters: u_1 is not a name (write u1 or u_i)"
         return "Names cannot contain '_' except once, to introduce index letters as in A_ij"
     signless = not expected & {"PLUS", "MINUS"}
-    if kind in {"PLUS", "MINUS"} and signless and expected & {"REAL", "INT", "N"}:
+    if kind in {"PLUS", "MINUS"} and signless and expected & {"NUMBER", "N"}:
         return "Only one sign is allowed per factor: write -(-x) instead of - - x"
     if kind == "STRING":
         return (
@@ -409,33 +417,13 @@ def _hint(text: str, pos: int, kind: str, value: str, expected: set[str]) -> str
         )
     if kind == "RPAR" and before.rstrip().endswith("("):
         return "A function call needs at least one argument"
-    if kind == "LPAR" and re.search(r"[A-Za-z0-9]_[A-Za-z0-9]+\s*$", before):
+    if kind == "LPAR" and _CALLEE_BEFORE.search(before):
         return "Only plain names can be called: a function name has no index letters"
-    if kind in _ATOM_START and "_COMMA" in expected:
+    if kind in _OPERAND_START and "_COMMA" in expected:
         return "Is a ',' missing before it?"
     if kind == "$END":
         return "The text ends inside a definition: is a closing bracket missing?"
     return None
-
-
-_PARSER: Lark | None = None
-_PARSER_LOCK = threading.Lock()
-
-
-def _parser() -> Lark:
-    """The shared LALR parser, built on first use (about 0.1 s)."""
-    global _PARSER
-    with _PARSER_LOCK:
-        if _PARSER is None:
-            grammar = resources.files("diffid_plugins.diffsl").joinpath("_grammar.lark")
-            _PARSER = Lark(
-                grammar.read_text(encoding="ascii"),
-                parser="lalr",
-                lexer="contextual",
-                transformer=_Builder(),
-                maybe_placeholders=True,
-            )
-        return _PARSER
 
 
 def _error(text: str, message: str, offset: int) -> DiffSLError:
@@ -457,20 +445,23 @@ def _expected(err: UnexpectedInput) -> set[str]:
 
 def _from_lark(text: str, err: UnexpectedInput) -> DiffSLError:
     """Turn a lark syntax error into a DiffSLError with plain-word found/expected lists."""
-    if isinstance(err, UnexpectedToken):
+    expected = _expected(err)
+    if isinstance(err, UnexpectedToken) and err.token.type != "$END":
         tok = err.token
-        if tok.type == "$END":
-            offset = len(text) if tok.end_pos is None else tok.end_pos
-            kind, value = "$END", ""
-        else:
-            offset = tok.start_pos or 0
-            kind, value = tok.type, str(tok)
+        offset, kind, value = tok.start_pos or 0, str(tok.type), str(tok)
+        if kind == "IDX_LPAR":
+            # `(1):` where only an operand may start: the real mistake is the ':' after it
+            stop = _SPEC_END.match(text, offset)
+            offset = stop.end() if stop else offset
+            kind, value, expected = "COLON", ":", set()
+    elif isinstance(err, UnexpectedToken):
+        end = err.token.end_pos
+        offset, kind, value = len(text) if end is None else end, "$END", ""
     elif isinstance(err, UnexpectedCharacters):
-        offset = err.pos_in_stream
+        offset = err.pos_in_stream or 0
         kind, value = "CHAR", text[offset : offset + 1]
     else:  # UnexpectedEOF (not raised by LALR, kept for safety)
         offset, kind, value = len(text), "$END", ""
-    expected = _expected(err)
     message = f"unexpected {_describe_found(kind, value)}"
     words = _describe_expected(expected)
     if words:
@@ -479,6 +470,26 @@ def _from_lark(text: str, err: UnexpectedInput) -> DiffSLError:
     if extra:
         message += f". {extra}"
     return _error(text, message, offset)
+
+
+_PARSER: Lark | None = None
+_PARSER_LOCK = threading.Lock()
+
+
+def _parser() -> Lark:
+    """The shared LALR parser, built on first use (about 0.1 s)."""
+    global _PARSER
+    with _PARSER_LOCK:
+        if _PARSER is None:
+            grammar = resources.files("diffid_plugins.diffsl").joinpath("_grammar.lark")
+            _PARSER = Lark(
+                grammar.read_text(encoding="ascii"),
+                parser="lalr",
+                lexer="basic",
+                transformer=_Builder(),
+                maybe_placeholders=True,
+            )
+        return _PARSER
 
 
 def parse(text: str) -> Model:
@@ -524,7 +535,7 @@ def parse(text: str) -> Model:
     # keeps every offset (the only visible effect: such a character inside a read() path).
     source = _LONE_CR.sub("\n", text) if "\r" in text else text
     try:
-        model: Model = _parser().parse(source)
+        model = cast(Model, _parser().parse(source))
     except UnexpectedInput as err:
         raise _from_lark(text, err) from None
     except _Problem as err:

@@ -48,8 +48,14 @@ class CompiledModel:
         The loaded module holding the kernels (and the solver templates).
     """
 
-    def __init__(self, text: str, generated: GeneratedModel, module: types.ModuleType,
-                 input_names: Sequence[str], default_inputs: Sequence[float]) -> None:
+    def __init__(
+        self,
+        text: str,
+        generated: GeneratedModel,
+        module: types.ModuleType,
+        input_names: Sequence[str],
+        default_inputs: Sequence[float],
+    ) -> None:
         self.text = text
         self._gen = generated
         self.module = module
@@ -95,7 +101,8 @@ class CompiledModel:
             arr = arr.reshape(1)
         if arr.shape != (self.n_states,):
             raise ValueError(
-                f"`{name}` has shape {arr.shape}; expected ({self.n_states},), one value per state."
+                f"`{name}` has shape {arr.shape}; expected ({self.n_states},), "
+                "one value per state."
             )
         return np.ascontiguousarray(arr)
 
@@ -118,43 +125,57 @@ class CompiledModel:
         self.module.u0(self.workspace(p, model_index), y)
         return y
 
-    def rhs(self, p: ArrayLike | None, t: float, y: ArrayLike, *, model_index: int = 0) -> FloatArray:
+    def rhs(
+        self, p: ArrayLike | None, t: float, y: ArrayLike, *, model_index: int = 0
+    ) -> FloatArray:
         """Right-hand side ``F(t, y)``, shape ``(n_states,)``."""
         dy = np.empty(self.n_states)
         self.module.rhs(float(t), self._state(y), self.workspace(p, model_index), dy)
         return dy
 
-    def outputs(self, p: ArrayLike | None, t: float, y: ArrayLike, *, model_index: int = 0) -> FloatArray:
-        """Outputs ``out(t, y)`` (the state itself when ``out`` is absent), shape ``(n_outputs,)``."""
+    def outputs(
+        self, p: ArrayLike | None, t: float, y: ArrayLike, *, model_index: int = 0
+    ) -> FloatArray:
+        """Outputs ``out(t, y)`` (the state when ``out`` is absent), shape ``(n_outputs,)``."""
         o = np.empty(self.n_outputs)
         self.module.out(float(t), self._state(y), self.workspace(p, model_index), o)
         return o
 
-    def jacobian(self, p: ArrayLike | None, t: float, y: ArrayLike, *, model_index: int = 0) -> FloatArray:
+    def jacobian(
+        self, p: ArrayLike | None, t: float, y: ArrayLike, *, model_index: int = 0
+    ) -> FloatArray:
         """Exact Jacobian ``dF/dy``, shape ``(n_states, n_states)``."""
         J = np.empty((self.n_states, self.n_states))
         self.module.jac(float(t), self._state(y), self.workspace(p, model_index), J)
         return J
 
-    def jacobian_p(self, p: ArrayLike | None, t: float, y: ArrayLike, *, model_index: int = 0) -> FloatArray:
+    def jacobian_p(
+        self, p: ArrayLike | None, t: float, y: ArrayLike, *, model_index: int = 0
+    ) -> FloatArray:
         """Exact Jacobian ``dF/dp`` with respect to the inputs, shape ``(n_states, n_inputs)``."""
         J = np.empty((self.n_states, self.n_inputs))
         self.module.jac_p(float(t), self._state(y), self.workspace(p, model_index), J)
         return J
 
-    def mass_matrix(self, p: ArrayLike | None = None, t: float = 0.0, *, model_index: int = 0) -> FloatArray:
+    def mass_matrix(
+        self, p: ArrayLike | None = None, t: float = 0.0, *, model_index: int = 0
+    ) -> FloatArray:
         """Mass matrix ``M(t)`` (the identity without ``M``), shape ``(n_states, n_states)``."""
         M = np.empty((self.n_states, self.n_states))
         self.module.mass(float(t), self.workspace(p, model_index), M)
         return M
 
-    def stop(self, p: ArrayLike | None, t: float, y: ArrayLike, *, model_index: int = 0) -> FloatArray:
+    def stop(
+        self, p: ArrayLike | None, t: float, y: ArrayLike, *, model_index: int = 0
+    ) -> FloatArray:
         """Root functions ``stop(t, y)``, shape ``(n_stop,)``."""
         g = np.empty(max(self.n_stop, 1))
         self.module.stop(float(t), self._state(y), self.workspace(p, model_index), g)
         return g[: self.n_stop]
 
-    def reset(self, p: ArrayLike | None, t: float, y: ArrayLike, *, model_index: int = 0) -> FloatArray:
+    def reset(
+        self, p: ArrayLike | None, t: float, y: ArrayLike, *, model_index: int = 0
+    ) -> FloatArray:
         """State after a root, ``reset(t, y)`` (``y`` itself without ``reset``)."""
         out = np.empty(self.n_states)
         self.module.reset(float(t), self._state(y), self.workspace(p, model_index), out)
@@ -190,7 +211,9 @@ class CompiledModel:
         """
         if name not in self._gen.tensor_offsets:
             known = ", ".join(self.tensor_names)
-            raise KeyError(f"`name` {name!r} is not a tensor or label of this model; known: {known}.")
+            raise KeyError(
+                f"`name` {name!r} is not a tensor or label of this model; known: {known}."
+            )
         w = self.workspace(p, model_index)
         if y is None:
             ys = np.empty(self.n_states)
