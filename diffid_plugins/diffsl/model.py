@@ -44,7 +44,7 @@ class CompiledModel:
         States whose row of the mass matrix is identically zero.
     source : str
         The generated Python source of the model kernels.
-    module : module
+    module, kernels : module
         The loaded module holding the kernels (and the solver templates).
     """
 
@@ -59,6 +59,7 @@ class CompiledModel:
         self.text = text
         self._gen = generated
         self.module = module
+        self.kernels = module  # the bindings + solver kernels, as `solve` expects
         self.n_states = generated.n_states
         self.n_inputs = generated.n_inputs
         self.n_outputs = generated.n_outputs
