@@ -2,9 +2,15 @@
 
 Compile a model written in DiffSL to numba kernels with :func:`compile_model`, solve it with
 :func:`solve`, and score many parameter sets at once against data with :class:`Problem`.
+
+Importing the package does not import numba or any optional dependency: the names that need
+the numba stack (:func:`solve`, :class:`Solution`) load on first use.
 """
 
 from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from diffid_plugins.diffsl import CompiledModel, check_model, compile_model
 from diffid_plugins.errors import DiffidError, DiffSLError, SolverError
@@ -15,8 +21,29 @@ __all__ = [
     "CompiledModel",
     "DiffSLError",
     "DiffidError",
+    "Solution",
     "SolverError",
     "__version__",
     "check_model",
     "compile_model",
+    "solve",
 ]
+
+#: Public names loaded lazily: name -> module that defines it.
+_LAZY = {
+    "solve": "diffid_plugins.solvers",
+    "Solution": "diffid_plugins.solvers",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'diffid_plugins' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -19,7 +19,9 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.skipif(importlib.util.find_spec("ruff") is None, reason="ruff is not installed")
 def test_ruff_clean() -> None:
-    res = _run("ruff", "check", "diffid_plugins", "tests", "benchmarks", "examples")
+    dirs = ("diffid_plugins", "tests", "benchmarks", "examples")
+    paths = [d for d in dirs if (ROOT / d).is_dir()]
+    res = _run("ruff", "check", *paths)
     assert res.returncode == 0, res.stdout + res.stderr
 
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from diffid_plugins.diffsl import ast
 from diffid_plugins.diffsl._expr import (
+    MAX_ELEMENTS,
     Abort,
     ExprLowering,
     ObjArray,
@@ -219,6 +220,15 @@ class _Analysis(Scope):
                 e.span,
             )
             raise Abort()
+        for r in ranges or ():
+            for bound in (r.first, r.last):
+                if bound is not None and abs(bound) > MAX_ELEMENTS:
+                    self.error(
+                        f"range bound {bound} is too large: a tensor may have at most "
+                        f"{MAX_ELEMENTS:,} elements (every element is generated as code)",
+                        r.span,
+                    )
+                    raise Abort()
         if e.read_path is not None:
             return self.read_element(t, e)
         assert e.expr is not None
@@ -384,6 +394,14 @@ class _Analysis(Scope):
                 raise Abort()
             return v.nodes.reshape(()), v.layout.reshape(())
         shape = tuple(max(b.start[k] + b.shape[k] for b in blocks) for k in range(rank))
+        size = int(np.prod(shape, dtype=object))
+        if size > MAX_ELEMENTS:
+            self.error(
+                f"tensor {t.name} has shape {fmt_shape(shape)} ({size:,} elements); at most "
+                f"{MAX_ELEMENTS:,} elements are supported (every element is generated as code)",
+                t.span,
+            )
+            raise Abort()
         nodes = np.full(shape, self.g.zero, dtype=object)
         mask = np.zeros(shape, dtype=bool)
         for b in blocks:

@@ -104,6 +104,12 @@ def letters_of(expr: ast.Expr, out: list[str]) -> None:
             letters_of(a, out)
 
 
+#: Largest tensor (elements) and largest index literal the compiler accepts: every element
+#: is generated as code, so a bigger model is a mistake, not a workload.
+MAX_ELEMENTS = 1_000_000
+MAX_INDEX_LITERAL = 2**31 - 1
+
+
 def int_expr(e: ast.IntExpr) -> tuple:
     """Convert an index-expression AST to the graph's tuple form."""
     if isinstance(e, ast.IntLiteral):
@@ -270,10 +276,14 @@ class ExprLowering:
         width = widths.pop()
         if width is None or width <= 0:
             raise self.fail("range end must be greater than range start", expr.span)
+        if width > MAX_ELEMENTS:
+            raise self.fail(
+                f"slice of width {width} is too large for {target.name}, which has {n} elements",
+                expr.span,
+            )
         picked = np.empty((width,), dtype=object)
         for k in range(width):
             picked[k] = self.pick(("+", first, ("lit", k)), table, target.name, expr.span)
-        del n
         return self.align(picked, np.ones(width, dtype=bool), "dense", target.indices, expr.span)
 
     @staticmethod
@@ -282,9 +292,14 @@ class ExprLowering:
         return None if a is None or b is None else b - a
 
     def pick(self, index: tuple, table: tuple[int, ...], name: str, span: ast.Span) -> int:
-        from diffid_plugins.diffsl._ir import int_uses_n
+        from diffid_plugins.diffsl._ir import int_max_literal, int_uses_n
 
         if int_uses_n(index):
+            big = int_max_literal(index)
+            if big > MAX_INDEX_LITERAL:
+                raise self.fail(
+                    f"index literal {big} is too large (at most {MAX_INDEX_LITERAL})", span
+                )
             return self.g.select(index, table)
         k = eval_int(index, 0)
         if k is None:

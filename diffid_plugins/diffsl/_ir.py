@@ -69,6 +69,15 @@ def int_uses_n(e: IntExpr) -> bool:
     return any(int_uses_n(x) for x in e[1:])
 
 
+def int_max_literal(e: IntExpr) -> int:
+    """Largest absolute integer literal in an index expression (0 if it has none)."""
+    if e[0] == "lit":
+        return abs(int(e[1]))
+    if e[0] == "N":
+        return 0
+    return max(int_max_literal(x) for x in e[1:])
+
+
 @dataclass(frozen=True)
 class Node:
     """One node: ``kind`` is ``const``, ``var``, ``op``, ``select`` or ``interp``."""

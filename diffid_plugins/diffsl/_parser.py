@@ -1,8 +1,10 @@
 """DiffSL text -> :class:`~diffid_plugins.diffsl.ast.Model` (the parse stage).
 
 The grammar (``_grammar.lark``) mirrors the reference pest grammar; lark's LALR(1) parser
-with the contextual lexer runs it, and the callbacks below build the frozen AST nodes while
-parsing (no intermediate parse tree). Every node gets a :class:`~.ast.Span`.
+with its basic (context-free) lexer runs it, and the callbacks below build the frozen AST
+nodes while parsing (no intermediate parse tree). Every node gets a :class:`~.ast.Span`
+(1-based line/column, 0-based offsets; a parenthesised operand's parent spans the
+parentheses, the operand's own node does not).
 
 Syntax errors raise :class:`~diffid_plugins.errors.DiffSLError` with one ``stage="parse"``
 :class:`~diffid_plugins.errors.Diagnostic`: what was found, what was expected, and a hint for
@@ -11,9 +13,10 @@ the common mistakes. ``parse`` raises nothing else for any ``str``.
 Limits
 ------
 * Expressions may nest at most ``MAX_DEPTH`` (200) levels: every operator, sign, call,
-  index/slice and pair of parentheses is one level, so a chain ``a + b + ...`` of more than
-  200 terms is rejected as well. This keeps later recursive stages (and the generated Python,
-  whose parser allows 200 nested parentheses) far from Python's recursion limit.
+  ``[...]`` and pair of parentheses is one level, so a chain ``a + b + ...`` of more than
+  200 terms is rejected as well. The expression trees handed to later (recursive) stages
+  are therefore at most 200 deep, far from Python's recursion limit. Brackets deeper than
+  that stop the parse at once (``_NestingGuard``), so hostile input fails fast.
 * Integer literals inside ``(...):`` index specs and ``[...]`` have at most ``MAX_INT_DIGITS``
   digits (Python's ``int(str)`` refuses longer ones).
 * The source must be ASCII (as in the reference).
@@ -21,13 +24,16 @@ Limits
 
 from __future__ import annotations
 
+import gc
 import re
 import threading
+from collections.abc import Iterator
 from importlib import resources
 from typing import Any, NamedTuple, cast
 
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+from lark.lark import PostLex
 
 from diffid_plugins.diffsl._source import LineIndex, render_context
 from diffid_plugins.diffsl.ast import (
@@ -59,6 +65,10 @@ MAX_DEPTH = 200
 #: Most digits allowed in an integer literal of an index spec or ``[...]`` expression.
 MAX_INT_DIGITS = 4000
 
+_INDEX_HINT = (
+    "Only integers, N, + - * / %, a sign and parentheses are allowed inside [...]: no "
+    "variables and no non-integer numbers"
+)
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 _LONE_CR = re.compile(r"\r(?!\n)")
 
@@ -99,12 +109,13 @@ def _join(first: Span, end: int) -> Span:
     return Span(first.line, first.column, first.start, end)
 
 
-def _check_depth(depth: int, extent: Span) -> int:
+def _nest(depth: int, at: Token) -> int:
+    """``depth`` if it is within ``MAX_DEPTH``; otherwise a syntax error at token ``at``."""
     if depth > MAX_DEPTH:
         raise _Problem(
             f"expression is nested too deeply (more than {MAX_DEPTH} levels of operators, "
-            "calls and parentheses); split it into intermediate tensors",
-            extent,
+            "calls, brackets and parentheses); split it into intermediate tensors",
+            _tspan(at),
         )
     return depth
 
@@ -113,9 +124,7 @@ def _integer(tok: Token) -> int:
     """The value of a NUMBER token where pest's grammar has an ``integer``."""
     if not tok.isdigit():
         raise _Problem(
-            f"unexpected number {_short(tok)}; only integers, N, + - * / %, a sign and "
-            "parentheses are allowed inside [...]",
-            _tspan(tok),
+            f"unexpected number {_short(tok)}; expected an integer. {_INDEX_HINT}", _tspan(tok)
         )
     if len(tok) > MAX_INT_DIGITS:
         raise _Problem(f"integer is too long (more than {MAX_INT_DIGITS} digits)", _tspan(tok))
@@ -146,34 +155,32 @@ class _Builder(Transformer[Token, Any]):
         return Name(name, letters, span), 1, span
 
     def slice(self, c: list[Any]) -> _Ex:
-        tok, index, rsqb = c[0], c[2], c[3]
+        tok, lsqb, index, rsqb = c
         name, letters = _split_name(tok)
         target = Name(name, letters, _tspan(tok))
         span = _join(target.span, rsqb.end_pos)
         node = Slice(target, index.first, index.last, index.sep, span)
-        return node, _check_depth(index.depth + 1, span), span
+        return node, _nest(index.depth + 1, lsqb), span
 
     def call(self, c: list[Any]) -> _Ex:
         tok, args, rpar = c[0], c[2:-1], c[-1]
         span = _join(_tspan(tok), rpar.end_pos)
-        depth = _check_depth(max(a[1] for a in args) + 1, span)
+        depth = _nest(max(a[1] for a in args) + 1, tok)
         return Call(str(tok), tuple(a[0] for a in args), span), depth, span
 
     def paren(self, c: list[Any]) -> _Ex:
         lpar, (node, depth, _), rpar = c
-        extent = _join(_tspan(lpar), rpar.end_pos)
-        return node, _check_depth(depth + 1, extent), extent
+        return node, _nest(depth + 1, lpar), _join(_tspan(lpar), rpar.end_pos)
 
     def unary(self, c: list[Any]) -> _Ex:
         sign, (node, depth, extent) = c
         span = _join(_tspan(sign), extent.end)
-        return UnaryOp(str(sign), node, span), _check_depth(depth + 1, span), span
+        return UnaryOp(str(sign), node, span), _nest(depth + 1, sign), span
 
     def binop(self, c: list[Any]) -> _Ex:
         (left, ldepth, lext), op, (right, rdepth, rext) = c
         span = _join(lext, rext.end)
-        depth = _check_depth(max(ldepth, rdepth) + 1, span)
-        return BinOp(str(op), left, right, span), depth, span
+        return BinOp(str(op), left, right, span), _nest(max(ldepth, rdepth) + 1, op), span
 
     # -------------------------------------------------------------- index expressions
     def index(self, c: list[Any]) -> _Index:
@@ -192,19 +199,17 @@ class _Builder(Transformer[Token, Any]):
 
     def iparen(self, c: list[Any]) -> _IEx:
         lpar, (node, depth, _), rpar = c
-        extent = _join(_tspan(lpar), rpar.end_pos)
-        return node, _check_depth(depth + 1, extent), extent
+        return node, _nest(depth + 1, lpar), _join(_tspan(lpar), rpar.end_pos)
 
     def iunary(self, c: list[Any]) -> _IEx:
         sign, (node, depth, extent) = c
         span = _join(_tspan(sign), extent.end)
-        return IntUnaryOp(str(sign), node, span), _check_depth(depth + 1, span), span
+        return IntUnaryOp(str(sign), node, span), _nest(depth + 1, sign), span
 
     def ibinop(self, c: list[Any]) -> _IEx:
         (left, ldepth, lext), op, (right, rdepth, rext) = c
         span = _join(lext, rext.end)
-        depth = _check_depth(max(ldepth, rdepth) + 1, span)
-        return IntBinOp(str(op), left, right, span), depth, span
+        return IntBinOp(str(op), left, right, span), _nest(max(ldepth, rdepth) + 1, op), span
 
     # --------------------------------------------------------------------- elements
     def range(self, c: list[Token]) -> Range:
@@ -272,6 +277,7 @@ class _Builder(Transformer[Token, Any]):
 
 # ---------------------------------------------------------------------- error messages
 
+# punctuation terminals, in the order messages list them, and their text
 _PUNCT = {
     "PLUS": "+",
     "MINUS": "-",
@@ -294,6 +300,7 @@ _NAMES = {"NAME", "NAME_IJ", "IN", "N"}
 _OPERAND_START = _NAMES | {"NUMBER", "LPAR", "IDX_LPAR", "STRING"}
 _LABEL_BEFORE = re.compile(r"([A-Za-z][A-Za-z0-9]*)_([A-Za-z][A-Za-z0-9]*)\s*$")
 _IN_BEFORE = re.compile(r"(?:^|[^A-Za-z0-9_])in\s*$")
+_READ_BEFORE = re.compile(r"(?:^|[^A-Za-z0-9_])read\s*\(\s*'[^']*'\s*\)\s*$")
 _CALLEE_BEFORE = re.compile(r"[A-Za-z0-9]_[A-Za-z0-9]+\s*$")
 _SPEC_END = re.compile(r"[^)]*\)[^:]*")
 _UNPRINTABLE = re.compile(r"[^\x20-\x7e]")
@@ -315,6 +322,8 @@ def _describe_found(kind: str, value: str) -> str:
     if kind == "$END":
         return "end of input"
     if kind == "CHAR":
+        if value == "'":
+            return 'character "\'"'
         if "\x21" <= value <= "\x7e":
             return f"character '{value}'"
         return f"character U+{ord(value):04X}"
@@ -371,10 +380,7 @@ def _hint(text: str, pos: int, kind: str, value: str, expected: set[str]) -> str
         if kind == "RSQB" and before.rstrip().endswith((":", "..")):
             return "A range inside [...] needs both ends, e.g. a_i[1:3]"
         if kind in _NAMES or kind in {"STRING", "CHAR"}:
-            return (
-                "Only integers, N, + - * / %, a sign and parentheses are allowed inside "
-                "[...]: no variables and no non-integer numbers"
-            )
+            return _INDEX_HINT
     if char == "." and text[pos + 1 : pos + 2].isdigit() and not before[-1:].isdigit():
         return "A number must start with a digit: write 0.5, not .5"
     if kind == "NAME" and (before[-1:].isdigit() or before.endswith(".")):
@@ -404,7 +410,7 @@ def _hint(text: str, pos: int, kind: str, value: str, expected: set[str]) -> str
     signless = not expected & {"PLUS", "MINUS"}
     if kind in {"PLUS", "MINUS"} and signless and expected & {"NUMBER", "N"}:
         return "Only one sign is allowed per factor: write -(-x) instead of - - x"
-    if kind == "STRING":
+    if kind == "STRING" or _READ_BEFORE.search(before):
         return (
             "read('file') must be the whole right-hand side of an element, e.g. "
             "C_ij { (0:2, 0:2): read('c.tns') }; it cannot be part of an expression or "
@@ -432,9 +438,23 @@ def _error(text: str, message: str, offset: int) -> DiffSLError:
     return DiffSLError([Diagnostic(message, line, column, stage="parse", context=context)])
 
 
-def _expected(err: UnexpectedInput) -> set[str]:
-    """Terminals that the parser could accept at the error (lark's interactive check)."""
+def _expected(source: str, err: UnexpectedInput) -> set[str]:
+    """Terminals that the parser could accept where the error is.
+
+    An unexpected token makes the LALR parser reduce before it notices the error (after
+    ``(1`` a "," reduces ``1`` to a whole sum, and "*" is no longer possible), so for
+    those the text before the token is parsed again and asked instead (for texts up to
+    ``_REPARSE_LIMIT`` characters; longer ones keep the post-reduction set).
+    """
     parser = getattr(err, "interactive_parser", None)
+    if isinstance(err, UnexpectedToken):
+        cut = len(source) if err.token.type == "$END" else err.token.start_pos
+        if cut is not None and cut <= _REPARSE_LIMIT:
+            try:
+                parser = _parser().parse_interactive(source[:cut])
+                parser.exhaust_lexer()
+            except (UnexpectedInput, _Problem):  # pragma: no cover - the prefix parsed before
+                parser = getattr(err, "interactive_parser", None)
     if parser is not None:
         accepts = {str(t) for t in parser.accepts()}
         if accepts:
@@ -443,9 +463,9 @@ def _expected(err: UnexpectedInput) -> set[str]:
     return {str(t) for t in table}
 
 
-def _from_lark(text: str, err: UnexpectedInput) -> DiffSLError:
+def _from_lark(text: str, source: str, err: UnexpectedInput) -> DiffSLError:
     """Turn a lark syntax error into a DiffSLError with plain-word found/expected lists."""
-    expected = _expected(err)
+    expected = _expected(source, err)
     if isinstance(err, UnexpectedToken) and err.token.type != "$END":
         tok = err.token
         offset, kind, value = tok.start_pos or 0, str(tok.type), str(tok)
@@ -472,6 +492,34 @@ def _from_lark(text: str, err: UnexpectedInput) -> DiffSLError:
     return _error(text, message, offset)
 
 
+class _NestingGuard(PostLex):
+    """Token-stream filter that stops at the first bracket nested deeper than ``MAX_DEPTH``.
+
+    The LALR parser shifts every opening bracket before it reduces anything, so without
+    this guard a text of a million "(" would be read to the end before ``_nest`` fires.
+    Each bracket level is also at least one level of the expression tree, so the guard
+    never rejects an expression that the callbacks would accept.
+    """
+
+    always_accept = ()
+
+    def process(self, stream: Iterator[Token]) -> Iterator[Token]:
+        depth = 0
+        for tok in stream:
+            kind = tok.type
+            if kind in _OPENING:
+                depth += 1
+                if depth > MAX_DEPTH:
+                    _nest(depth, tok)
+            elif kind in _CLOSING:
+                depth -= 1
+            yield tok
+
+
+_REPARSE_LIMIT = 200_000
+_GC_PAUSE_SIZE = 100_000
+_OPENING = frozenset({"LPAR", "IDX_LPAR", "LSQB"})
+_CLOSING = frozenset({"RPAR", "RSQB"})
 _PARSER: Lark | None = None
 _PARSER_LOCK = threading.Lock()
 
@@ -488,6 +536,7 @@ def _parser() -> Lark:
                 lexer="basic",
                 transformer=_Builder(),
                 maybe_placeholders=True,
+                postlex=_NestingGuard(),
             )
         return _PARSER
 
@@ -534,10 +583,19 @@ def parse(text: str) -> Model:
     # lark counts lines at "\n" only; a lone "\r" (old Mac line end) becomes "\n", which
     # keeps every offset (the only visible effect: such a character inside a read() path).
     source = _LONE_CR.sub("\n", text) if "\r" in text else text
+    # Large texts: the cyclic GC would rescan the growing AST again and again (a third of
+    # the time for 1 MB) although parsing makes no garbage cycles, so it is paused, and
+    # re-enabled afterwards only if it was enabled before.
+    paused = len(text) > _GC_PAUSE_SIZE and gc.isenabled()
+    if paused:
+        gc.disable()
     try:
         model = cast(Model, _parser().parse(source))
     except UnexpectedInput as err:
-        raise _from_lark(text, err) from None
+        raise _from_lark(text, source, err) from None
     except _Problem as err:
         raise _error(text, err.message, err.span.start) from None
+    finally:
+        if paused:
+            gc.enable()
     return model
