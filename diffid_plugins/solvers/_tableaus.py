@@ -1,0 +1,248 @@
+"""Butcher tableaus of the explicit Runge-Kutta pairs, as validated data.
+
+Each :class:`ButcherTableau` checks its own identities when the module is imported (row sums
+of ``a`` equal ``c``, quadrature conditions of the propagating weights up to the method's
+order, error weights sum to zero, the dense-output polynomials reproduce ``b`` at theta = 1
+and the identity at theta = 0) and *derives* the FSAL property instead of declaring it
+(diffrax ``ButcherTableau.__post_init__``; scipy ``test_coefficient_properties``).
+
+The numba kernels in ``_erk.py`` read the coefficients from :data:`DOPRI5` and :data:`TSIT5`
+into module-level floats, so the values below are the single source of truth.
+
+References
+----------
+.. [1] J. R. Dormand, P. J. Prince, "A family of embedded Runge-Kutta formulae", Journal of
+       Computational and Applied Mathematics 6(1), 19-26, 1980.
+.. [2] L. F. Shampine, "Some practical Runge-Kutta formulas", Mathematics of Computation
+       46(173), 135-150, 1986 (the 4th-order continuous extension of DOPRI5, as in scipy
+       ``RK45`` and Hairer's ``CONTD5``).
+.. [3] Ch. Tsitouras, "Runge-Kutta pairs of order 5(4) satisfying only the first column
+       simplifying assumption", Computers & Mathematics with Applications 62(2), 770-775,
+       2011 (coefficients and interpolant as in OrdinaryDiffEq.jl / diffrax).
+.. [4] E. Hairer, S. P. Norsett, G. Wanner, "Solving Ordinary Differential Equations I",
+       2nd ed., Springer 1993, Sec. II.1-II.6.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["DOPRI5", "TSIT5", "ButcherTableau"]
+
+_TOL = 1e-13  # coefficients are double-rounded decimals (Tsit5) or exact rationals (DOPRI5)
+
+
+def _frozen(x: object, ndim: int) -> NDArray[np.float64]:
+    arr = np.array(x, dtype=np.float64, ndmin=ndim)
+    arr.setflags(write=False)
+    return arr
+
+
+@dataclass(frozen=True)
+class ButcherTableau:
+    """An explicit embedded Runge-Kutta pair with a continuous extension.
+
+    Stages are numbered 0..s-1; for an FSAL pair the last stage is f(t + h, y_new).
+
+    Parameters
+    ----------
+    name : str
+    order : int
+        Order of the propagating solution.
+    c : array, shape (s,)
+        Nodes.
+    a : array, shape (s, s)
+        Strictly lower-triangular stage matrix.
+    b : array, shape (s,)
+        Weights of the propagating solution, y_new = y + h * sum_i b_i k_i.
+    e : array, shape (s,)
+        Error weights: the local error estimate is h * sum_i e_i k_i (difference between
+        the embedded and the propagating solution).
+    dense : array, shape (s, d)
+        Continuous extension: y(t + theta h) = y + h * sum_i b_i(theta) k_i with
+        b_i(theta) = sum_j dense[i, j] * theta**(j + 1).
+    stability_limit : float
+        Threshold on h * |lambda| used by the stiffness test ([4] Sec. IV.2): about the
+        method's stability boundary on the negative real axis.
+
+    Attributes
+    ----------
+    n_stages : int
+    fsal : bool
+        Derived: the last row of ``a`` equals ``b`` and ``c[-1] == 1``.
+    error_order : int
+        Order of the embedded solution (``order - 1``), used in the controller exponent.
+    """
+
+    name: str
+    order: int
+    c: NDArray[np.float64]
+    a: NDArray[np.float64]
+    b: NDArray[np.float64]
+    e: NDArray[np.float64]
+    dense: NDArray[np.float64]
+    stability_limit: float
+    n_stages: int = field(init=False)
+    fsal: bool = field(init=False)
+    error_order: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        # Developer-written constants: assert is the right tool (style guide rule 3).
+        c, a, b = _frozen(self.c, 1), _frozen(self.a, 2), _frozen(self.b, 1)
+        e, dense = _frozen(self.e, 1), _frozen(self.dense, 2)
+        s = c.shape[0]
+        assert a.shape == (s, s), f"{self.name}: a must be ({s}, {s}), got {a.shape}"
+        assert b.shape == e.shape == (s,), f"{self.name}: b and e must have length {s}"
+        assert dense.shape[0] == s, f"{self.name}: dense must have {s} rows"
+        assert np.all(np.triu(a) == 0.0), f"{self.name}: a must be strictly lower triangular"
+        assert np.allclose(a.sum(axis=1), c, rtol=0, atol=_TOL), f"{self.name}: sum_j a_ij != c_i"
+        assert abs(e.sum()) < _TOL, f"{self.name}: error weights must sum to 0"
+        # Quadrature conditions sum_i b_i c_i^(k-1) = 1/k, k = 1..order ([4] Sec. II.1).
+        for k in range(1, self.order + 1):
+            assert abs(b @ c ** (k - 1) - 1.0 / k) < _TOL, f"{self.name}: quadrature k={k}"
+        # Order-3 tree conditions: sum b_i a_ij c_j = 1/6, sum b_i c_i a_ij c_j = 1/8.
+        assert abs(b @ a @ c - 1.0 / 6.0) < _TOL, f"{self.name}: tree condition 1/6"
+        assert abs((b * c) @ a @ c - 1.0 / 8.0) < _TOL, f"{self.name}: tree condition 1/8"
+        # The embedded solution (b + e) has order order - 1: its quadrature conditions hold.
+        for k in range(1, self.order):
+            assert abs((b + e) @ c ** (k - 1) - 1.0 / k) < _TOL, f"{self.name}: embedded k={k}"
+        # Continuous extension: b_i(0) = 0 by construction, b_i(1) = b_i, sum_i b_i(theta) = theta.
+        assert np.allclose(dense.sum(axis=1), b, rtol=0, atol=_TOL), f"{self.name}: b_i(1) != b_i"
+        col = dense.sum(axis=0)
+        assert abs(col[0] - 1.0) < _TOL and np.all(np.abs(col[1:]) < _TOL), (
+            f"{self.name}: sum_i b_i(theta) != theta"
+        )
+        fsal = bool(c[-1] == 1.0 and np.allclose(a[-1], b, rtol=0, atol=0.0) and b[-1] == 0.0)
+        for name, value in (("c", c), ("a", a), ("b", b), ("e", e), ("dense", dense)):
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "n_stages", s)
+        object.__setattr__(self, "fsal", fsal)
+        object.__setattr__(self, "error_order", self.order - 1)
+        assert math.isfinite(self.stability_limit) and self.stability_limit > 0
+
+
+def _tableau(
+    *,
+    name: str,
+    order: int,
+    c: object,
+    a: object,
+    b: object,
+    e: object,
+    dense: object,
+    stability_limit: float,
+) -> ButcherTableau:
+    """Build a :class:`ButcherTableau` from nested sequences of numbers."""
+    return ButcherTableau(
+        name=name,
+        order=order,
+        c=_frozen(c, 1),
+        a=_frozen(a, 2),
+        b=_frozen(b, 1),
+        e=_frozen(e, 1),
+        dense=_frozen(dense, 2),
+        stability_limit=stability_limit,
+    )
+
+
+# --- Dormand-Prince 5(4) [1], with Shampine's continuous extension [2] ------------------------
+DOPRI5 = _tableau(
+    name="dopri5",
+    order=5,
+    c=[0.0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1.0, 1.0],
+    a=[
+        [0, 0, 0, 0, 0, 0, 0],
+        [1 / 5, 0, 0, 0, 0, 0, 0],
+        [3 / 40, 9 / 40, 0, 0, 0, 0, 0],
+        [44 / 45, -56 / 15, 32 / 9, 0, 0, 0, 0],
+        [19372 / 6561, -25360 / 2187, 64448 / 6561, -212 / 729, 0, 0, 0],
+        [9017 / 3168, -355 / 33, 46732 / 5247, 49 / 176, -5103 / 18656, 0, 0],
+        [35 / 384, 0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84, 0],
+    ],
+    b=[35 / 384, 0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84, 0],
+    # e = b_hat - b: the 4th-order embedded weights minus the 5th-order ones (scipy RK45.E).
+    e=[-71 / 57600, 0, 71 / 16695, -71 / 1920, 17253 / 339200, -22 / 525, 1 / 40],
+    # Columns: coefficients of theta, theta^2, theta^3, theta^4 (scipy RK45.P).
+    dense=[
+        [1, -8048581381 / 2820520608, 8663915743 / 2820520608, -12715105075 / 11282082432],
+        [0, 0, 0, 0],
+        [0, 131558114200 / 32700410799, -68118460800 / 10900136933, 87487479700 / 32700410799],
+        [0, -1754552775 / 470086768, 14199869525 / 1410260304, -10690763975 / 1880347072],
+        [
+            0,
+            127303824393 / 49829197408,
+            -318862633887 / 49829197408,
+            701980252875 / 199316789632,
+        ],
+        [0, -282668133 / 205662961, 2019193451 / 616988883, -1453857185 / 822651844],
+        [0, 40617522 / 29380423, -110615467 / 29380423, 69997945 / 29380423],
+    ],
+    stability_limit=3.25,  # Hairer's dopri5.f stiffness test threshold ([4] Sec. IV.2)
+)
+
+# --- Tsitouras 5(4) [3] -------------------------------------------------------------------------
+_T_A7 = [
+    0.09646076681806523,
+    0.01,
+    0.4798896504144996,
+    1.379008574103742,
+    -3.290069515436081,
+    2.324710524099774,
+    0.0,
+]
+TSIT5 = _tableau(
+    name="tsit5",
+    order=5,
+    c=[0.0, 0.161, 0.327, 0.9, 0.9800255409045097, 1.0, 1.0],
+    a=[
+        [0, 0, 0, 0, 0, 0, 0],
+        [0.161, 0, 0, 0, 0, 0, 0],
+        [-0.008480655492356989, 0.335480655492357, 0, 0, 0, 0, 0],
+        [2.897153057105493, -6.359448489975075, 4.3622954328695815, 0, 0, 0, 0],
+        [
+            5.325864828439257,
+            -11.748883564062828,
+            7.4955393428898365,
+            -0.09249506636175525,
+            0,
+            0,
+            0,
+        ],
+        [
+            5.86145544294642,
+            -12.92096931784711,
+            8.159367898576159,
+            -0.071584973281401,
+            -0.028269050394068383,
+            0,
+            0,
+        ],
+        _T_A7,
+    ],
+    b=_T_A7,
+    # e = b_hat - b (OrdinaryDiffEq's btilde).
+    e=[
+        -0.00178001105222577714,
+        -0.0008164344596567469,
+        0.007880878010261995,
+        -0.1447110071732629,
+        0.5823571654525552,
+        -0.45808210592918697,
+        0.015151515151515152,
+    ],
+    # b_i(theta) = sum_j r_ij theta^j ([3] interpolant; OrdinaryDiffEq Tsit5Interp).
+    dense=[
+        [1.0, -2.763706197274826, 2.9132554618219126, -1.0530884977290216],
+        [0.0, 0.13169999999999998, -0.2234, 0.1017],
+        [0.0, 3.9302962368947516, -5.941033872131505, 2.490627285651253],
+        [0.0, -12.411077166933676, 30.33818863028232, -16.548102889244902],
+        [0.0, 37.50931341651104, -88.1789048947664, 47.37952196281928],
+        [0.0, -27.896526289197286, 65.09189467479366, -34.87065786149661],
+        [0.0, 1.5, -4.0, 2.5],
+    ],
+    stability_limit=3.25,  # Tsit5's real stability boundary is ~3.31 (OrdinaryDiffEq)
+)

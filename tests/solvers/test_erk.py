@@ -1,0 +1,247 @@
+"""DOPRI5 and Tsit5: step-by-step parity with scipy, dense output, order, accuracy, cost.
+
+References: scipy ``solve_ivp(method="RK45")`` (the same Dormand-Prince pair and controller:
+steps must coincide), scipy ``DOP853`` at rtol 1e-13 (a tight reference), and closed-form
+solutions (``_solver_models.convergence_exact``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from _solver_models import (
+    LV_TUTORIAL_P,
+    convergence_exact,
+    convergence_model,
+    lotka_volterra,
+)
+from scipy.integrate import solve_ivp
+
+from diffid_plugins.solvers import BoundModel, solve
+
+LV_T = np.linspace(0.0, 100.0, 500)
+
+
+@pytest.fixture(scope="module")
+def lv() -> BoundModel:
+    return lotka_volterra()
+
+
+@pytest.fixture(scope="module")
+def conv() -> BoundModel:
+    return convergence_model()
+
+
+def _lv_fun(p: np.ndarray):  # type: ignore[no-untyped-def]
+    a, b, d, g = p
+
+    def fun(t: float, y: np.ndarray) -> list[float]:
+        return [a * y[0] - b * y[0] * y[1], d * y[0] * y[1] - g * y[1]]
+
+    return fun
+
+
+def _record_steps(
+    model: BoundModel,
+    p: np.ndarray,
+    y0: list[float],
+    t_end: float,
+    rtol: float,
+    atol: float,
+    tableau: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    k = model.kernels
+    w = np.zeros(k.N_WORK)
+    k.prepare(np.asarray(p, float), 0, w)
+    y = np.array(y0, dtype=float)
+    t_steps = np.zeros(100_001)
+    stats = np.zeros(10, dtype=np.int64)
+    atol_arr = np.full(k.N_STATES, atol)
+    status, n = k._erk_record_steps(
+        w, 0.0, y, t_end, rtol, atol_arr, 100_000, t_steps, stats, tableau
+    )
+    assert status == 0
+    return t_steps[:n], stats
+
+
+def _naive_rk45_steps(
+    fun, y0: list[float], t_end: float, rtol: float, atol: float
+) -> tuple[np.ndarray, int]:  # type: ignore[no-untyped-def]
+    """scipy ``RK45`` re-stated in plain Python with sequential sums (a naive reference).
+
+    Same tableau (``scipy.integrate.RK45.A/B/C/E``), the same Hairer starting step as
+    ``select_initial_step`` and the same controller (safety 0.9, factors 0.2 / 10, exponent
+    -1/5, RMS norm of err / (atol + rtol max(|y|, |y_new|))). Only the summation order of the
+    dot products differs from scipy (which uses BLAS).
+    """
+    from scipy.integrate import RK45
+
+    A, B, C, E = RK45.A, RK45.B, RK45.C, RK45.E  # noqa: N806
+    y = np.array(y0, float)
+    f = np.asarray(fun(0.0, y), float)
+    nfev = 1
+    sc = atol + np.abs(y) * rtol
+    d0, d1 = np.sqrt(np.mean((y / sc) ** 2)), np.sqrt(np.mean((f / sc) ** 2))
+    h0 = 1e-6 if d0 < 1e-5 or d1 < 1e-5 else 0.01 * d0 / d1
+    h0 = min(h0, t_end)
+    f1 = np.asarray(fun(h0, y + h0 * f), float)
+    nfev += 1
+    d2 = np.sqrt(np.mean(((f1 - f) / sc) ** 2)) / h0
+    h1 = max(1e-6, h0 * 1e-3) if max(d1, d2) <= 1e-15 else (0.01 / max(d1, d2)) ** 0.2
+    h = min(100 * h0, h1, t_end)
+    t, ts = 0.0, [0.0]
+    while t < t_end:
+        rejected = False
+        while True:
+            t_new = min(t + h, t_end)
+            hh = t_new - t
+            K = [f]  # noqa: N806
+            for s in range(1, 6):
+                dy = sum((K[j] * A[s][j] for j in range(1, s)), K[0] * A[s][0])
+                K.append(np.asarray(fun(t + C[s] * hh, y + dy * hh), float))
+            y_new = y + hh * sum((K[j] * B[j] for j in range(1, 6)), K[0] * B[0])
+            K.append(np.asarray(fun(t + hh, y_new), float))
+            nfev += 6
+            err_vec = sum((K[j] * E[j] for j in range(1, 7)), K[0] * E[0]) * hh
+            err = np.sqrt(np.mean((err_vec / (atol + np.maximum(abs(y), abs(y_new)) * rtol)) ** 2))
+            if err < 1:
+                factor = 10.0 if err == 0 else min(10.0, 0.9 * err**-0.2)
+                h = hh * (min(1.0, factor) if rejected else factor)
+                break
+            h = hh * max(0.2, 0.9 * err**-0.2)
+            rejected = True
+        t, y, f = t_new, y_new, K[-1]
+        ts.append(t)
+    return np.array(ts), nfev
+
+
+@pytest.mark.parametrize(
+    ("p", "rtol", "atol"),
+    [(LV_TUTORIAL_P, 1e-6, 1e-8), (np.array([1.5, 1.0, 3.0, 1.0]), 1e-4, 1e-7)],
+)
+def test_dopri5_takes_the_steps_of_scipy_rk45(
+    lv: BoundModel, p: np.ndarray, rtol: float, atol: float
+) -> None:
+    ref = solve_ivp(_lv_fun(p), (0.0, 100.0), [10.0, 5.0], method="RK45", rtol=rtol, atol=atol)
+    ours, stats = _record_steps(lv, p, [10.0, 5.0], 100.0, rtol, atol)
+    # Same accepted steps and right-hand side count (incl. the starting-step probe) as scipy.
+    assert ours.shape == ref.t.shape, (ours.shape, ref.t.shape)
+    assert stats[0] == ref.nfev
+    # The step times agree to 1e-10 with the same algorithm summed sequentially; scipy's BLAS
+    # dot products round differently, and the error estimate (a sum of terms ~1e5 times its
+    # value) amplifies that to ~1e-9 relative in the step sizes.
+    naive, nfev = _naive_rk45_steps(_lv_fun(p), [10.0, 5.0], 100.0, rtol, atol)
+    assert nfev == ref.nfev
+    np.testing.assert_allclose(ours, naive, rtol=1e-10, atol=0)
+    np.testing.assert_allclose(ours, ref.t, rtol=1e-8, atol=0)
+
+
+def test_dopri5_dense_output_matches_scipy_rk45(lv: BoundModel) -> None:
+    # Same steps and the same continuous extension (scipy's RkDenseOutput with RK45.P).
+    ref = solve_ivp(
+        _lv_fun(LV_TUTORIAL_P),
+        (0.0, 100.0),
+        [10.0, 5.0],
+        method="RK45",
+        rtol=1e-6,
+        atol=1e-8,
+        dense_output=True,
+    )
+    sol = solve(lv, LV_TUTORIAL_P, LV_T, method="dopri5")
+    assert sol.success and sol.status == 0
+    np.testing.assert_allclose(sol.y, ref.sol(LV_T).T, rtol=1e-9, atol=1e-12)
+    assert sol.stats["n_rhs"] == ref.nfev == 2204
+    assert sol.stats["n_jac"] == sol.stats["n_lu"] == 0
+
+
+def test_steps_do_not_depend_on_output_times(lv: BoundModel) -> None:
+    # No step clipping at output times: 2 or 500 output times give the same steps.
+    few = solve(lv, LV_TUTORIAL_P, [0.0, 100.0], method="tsit5")
+    many = solve(lv, LV_TUTORIAL_P, LV_T, method="tsit5")
+    for key in ("n_rhs", "n_accepted", "n_rejected"):
+        assert few.stats[key] == many.stats[key]
+    np.testing.assert_array_equal(few.y[-1], many.y[-1])
+
+
+@pytest.mark.parametrize("method", ["dopri5", "tsit5"])
+def test_accuracy_against_tight_reference(lv: BoundModel, method: str) -> None:
+    ref = solve_ivp(
+        _lv_fun(LV_TUTORIAL_P),
+        (0.0, 100.0),
+        [10.0, 5.0],
+        method="DOP853",
+        rtol=1e-13,
+        atol=1e-13,
+        t_eval=LV_T,
+    ).y.T
+    sol = solve(lv, LV_TUTORIAL_P, LV_T, method=method, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(sol.t, LV_T)
+    err = np.abs(sol.y - ref).max()
+    assert err < 1e-7, err
+    assert sol.stats["n_accepted"] < 2500
+
+
+@pytest.mark.parametrize("method", ["dopri5", "tsit5"])
+def test_closed_form_and_tolerance_proportionality(conv: BoundModel, method: str) -> None:
+    t = np.linspace(0.0, 10.0, 41)
+    errors = []
+    for tol in (1e-5, 1e-8):
+        sol = solve(conv, None, t, method=method, rtol=tol, atol=tol)
+        errors.append(np.abs(sol.y - convergence_exact(t)).max())
+        assert errors[-1] < 50 * tol
+    assert errors[1] < errors[0] / 100  # error shrinks with the tolerance
+
+
+@pytest.mark.parametrize(("tableau", "name"), [(0, "dopri5"), (1, "tsit5")])
+def test_fixed_step_order_is_five(conv: BoundModel, tableau: int, name: str) -> None:
+    """Global error at t = 4 with N equal steps, each step taken through the resumable
+    ``_erk_advance`` (one call per step, tolerances so loose that every step is accepted and
+    the step ends exactly at the requested time); regress log error on log h."""
+    k = conv.kernels
+    T = 4.0
+    n_steps = np.array([40, 56, 80, 112, 160])  # asymptotic range; errors 1e-8 .. 1e-12
+    errors = []
+    for n in n_steps:
+        w = np.zeros(k.N_WORK)
+        k.prepare(np.zeros(0), 0, w)
+        y = np.array([0.1, 1.0, 1.0, 0.0])
+        h = T / n
+        stats = np.zeros(10, dtype=np.int64)
+        for j in range(n):
+            stats[5] = 0  # STAT_K: one output row per call
+            out = (np.zeros((1, 4)), np.zeros((1, 4)), np.zeros(1))
+            # h * (1 + 1e-9): the step is clipped to end exactly at the requested time.
+            status, _, _ = k._erk_advance(
+                w,
+                j * h,
+                y,
+                h * (1 + 1e-9),
+                np.array([(j + 1) * h]),
+                1e6,
+                np.full(4, 1e6),
+                10**6,
+                *out,
+                stats,
+                tableau,
+                False,
+            )
+            assert status == 0
+        assert stats[3] == n and stats[4] == 0  # n accepted steps, none rejected
+        errors.append(np.abs(y - convergence_exact(np.array([T]))[0]).max())
+    slope = np.polyfit(np.log(T / n_steps), np.log(errors), 1)[0]
+    assert abs(slope - 5.0) < 0.3, (name, slope, errors)
+
+
+def test_output_rows_at_start_duplicates_and_end(lv: BoundModel) -> None:
+    t = np.array([0.0, 0.0, 3.0, 3.0, 7.5, 100.0])
+    sol = solve(lv, LV_TUTORIAL_P, t, method="dopri5")
+    np.testing.assert_array_equal(sol.t, t)
+    np.testing.assert_array_equal(sol.y[0], [10.0, 5.0])
+    np.testing.assert_array_equal(sol.y[2], sol.y[3])
+    np.testing.assert_array_equal(sol.states, sol.y)  # no `out`: outputs are the states
+
+
+def test_t0_shifts_the_start(lv: BoundModel) -> None:
+    a = solve(lv, LV_TUTORIAL_P, [1.0, 5.0], t0=1.0)
+    b = solve(lv, LV_TUTORIAL_P, [0.0, 4.0])
+    np.testing.assert_allclose(a.y, b.y, rtol=1e-12)  # autonomous: time-shift invariant
