@@ -295,6 +295,7 @@ def generate(lm: LoweredModel, version: str) -> GeneratedModel:
         lm.mass_expr is not None and not any(i == r for r, _ in mass) for i in range(n)
     )
     mass_td = any(g.nodes[d].deps & DEP_T for d in mass.values())
+    rhs_td = any(g.nodes[int(d)].deps & DEP_T for d in lm.rhs)
 
     em.function(
         "u0(w, y)",
@@ -374,6 +375,7 @@ def generate(lm: LoweredModel, version: str) -> GeneratedModel:
         f"N_WORK = {n_work}",
         f"HAS_MASS = {lm.mass_expr is not None}",
         f"MASS_TIME_DEPENDENT = {mass_td}",
+        f"RHS_DEPENDS_ON_T = {rhs_td}",
         f"HAS_RESET = {lm.reset is not None}",
         f"ALGEBRAIC = {algebraic!r}",
         f"N_TENSOR_BUFFER = {pos}",
