@@ -20,11 +20,17 @@ from numba.core.registry import CPUDispatcher
 from numpy.typing import ArrayLike
 
 from diffid_plugins._templates import template_source
-from diffid_plugins.solvers import _driver, _erk, _events, _rosenbrock
+from diffid_plugins.solvers import _driver, _erk, _events, _ros_kernels, _rosenbrock
 
 __all__ = ["SOLVER_TEMPLATES", "BoundModel", "bind_model"]
 
-SOLVER_TEMPLATES: tuple[types.ModuleType, ...] = (_events, _erk, _rosenbrock, _driver)
+SOLVER_TEMPLATES: tuple[types.ModuleType, ...] = (
+    _events,
+    _erk,
+    _ros_kernels,
+    _rosenbrock,
+    _driver,
+)
 
 
 class BoundModel:
