@@ -18,9 +18,13 @@ from diffid_plugins.errors import DiffidError, DiffSLError, SolverError
 __version__ = "0.1.0"
 
 __all__ = [
+    "RMSE",
+    "SSE",
     "CompiledModel",
     "DiffSLError",
     "DiffidError",
+    "GaussianNLL",
+    "Problem",
     "Solution",
     "SolverError",
     "__version__",
@@ -33,6 +37,10 @@ __all__ = [
 _LAZY = {
     "solve": "diffid_plugins.solvers",
     "Solution": "diffid_plugins.solvers",
+    "Problem": "diffid_plugins.problem",
+    "SSE": "diffid_plugins.problem",
+    "RMSE": "diffid_plugins.problem",
+    "GaussianNLL": "diffid_plugins.problem",
 }
 
 

@@ -56,10 +56,11 @@ def check_model(text: str, *, read_dir: str | os.PathLike[str] | None = None) ->
 
 def _templates() -> list[types.ModuleType]:
     try:
+        from diffid_plugins.problem import _batch
         from diffid_plugins.solvers import SOLVER_TEMPLATES
     except ImportError:  # solver layer not available: kernels only
         return []
-    return list(SOLVER_TEMPLATES)
+    return [*SOLVER_TEMPLATES, _batch]
 
 
 def compile_model(text: str, *, read_dir: str | os.PathLike[str] | None = None) -> CompiledModel:
@@ -99,4 +100,7 @@ def compile_model(text: str, *, read_dir: str | os.PathLike[str] | None = None) 
     lowered, generated = _front_end(text, read_dir)
     full = assemble(generated.source, _templates())
     module = load_source_module(full, prefix="model")
-    return CompiledModel(text, generated, module, lowered.input_names, lowered.default_inputs)
+    rd = None if read_dir is None else os.path.abspath(read_dir)
+    return CompiledModel(
+        text, generated, module, lowered.input_names, lowered.default_inputs, read_dir=rd
+    )

@@ -44,6 +44,9 @@ class CompiledModel:
         States whose row of the mass matrix is identically zero.
     source : str
         The generated Python source of the model kernels.
+    text, read_dir : str, str or None
+        The DiffSL source and the ``read()`` directory it was compiled with (pickling a model
+        sends these; unpickling compiles again, normally from the on-disk cache).
     module, kernels : module
         The loaded module holding the kernels (and the solver templates).
     """
@@ -55,8 +58,10 @@ class CompiledModel:
         module: types.ModuleType,
         input_names: Sequence[str],
         default_inputs: Sequence[float],
+        read_dir: str | None = None,
     ) -> None:
         self.text = text
+        self.read_dir = read_dir
         self._gen = generated
         self.module = module
         self.kernels = module  # the bindings + solver kernels, as `solve` expects
@@ -228,8 +233,14 @@ class CompiledModel:
         size = int(np.prod(shape)) if shape else 1
         return buf[start : start + size].reshape(shape).copy()
 
-    def __getstate__(self) -> dict[str, Any]:
-        raise TypeError(
-            "CompiledModel objects are not picklable; send the model text and call "
-            "compile_model in the worker (it loads from the on-disk cache)."
-        )
+    def __reduce__(self) -> tuple[Any, tuple[str, str | None]]:
+        """Pickle as the model text (and ``read_dir``): unpickling calls ``compile_model``,
+        which loads the compiled kernels from the on-disk cache."""
+        return (_recompile, (self.text, self.read_dir))
+
+
+def _recompile(text: str, read_dir: str | None) -> CompiledModel:
+    """Unpickling helper: ``compile_model(text, read_dir=read_dir)``."""
+    from diffid_plugins.diffsl._compile import compile_model
+
+    return compile_model(text, read_dir=read_dir)

@@ -266,14 +266,16 @@ class ParallelExecutor:
             return results, failed, [self.exceptions_map[i] for i in self.failed_indices]
         return results
 
-    def map_batch(self, function: Callable[[Any], Any], X: ArrayLike) -> NDArray[np.float64]:
+    def map_batch(
+        self, function: Callable[[Any], Any], X: ArrayLike, *, max_errors: int | None = None
+    ) -> NDArray[np.float64]:
         """Evaluate a scalar function on every row of ``X``; failed rows cost ``inf``.
 
-        The batch form used by ``Problem.from_function``: it never cancels (``max_errors``
-        does not apply) and logs failures at DEBUG level only; they are still listed in
-        ``failed_indices`` and ``exceptions_map``. A row fails when the call raises, times
-        out or crashes its worker, or returns something that is not a real scalar (``None``,
-        a string, an array); NaN is returned unchanged.
+        The batch form used by ``Problem.from_function``: by default it never cancels (the
+        executor's ``max_errors`` does not apply) and logs failures at DEBUG level only; they
+        are still listed in ``failed_indices`` and ``exceptions_map``. A row fails when the
+        call raises, times out or crashes its worker, or returns something that is not a real
+        scalar (``None``, a string, an array); NaN is returned unchanged.
 
         Parameters
         ----------
@@ -281,6 +283,8 @@ class ParallelExecutor:
             ``function(x) -> float`` with ``x`` of shape ``(d,)``, float64 (a private copy).
         X : array_like, shape (n, d)
             One parameter vector per row.
+        max_errors : int, optional, keyword-only
+            Cancel (as :meth:`execute` does) once this many rows have failed. ``None``: never.
 
         Returns
         -------
@@ -289,7 +293,10 @@ class ParallelExecutor:
         Raises
         ------
         ValueError
-            ``X`` is not a 2-dimensional array of numbers.
+            ``X`` is not a 2-dimensional array of numbers, or `max_errors` is not an
+            integer >= 0.
+        ExecutionCancelledError
+            `max_errors` rows failed; ``failed_indices`` and ``exceptions_map`` hold them.
         KeyboardInterrupt, WorkerStartError, TypeError
             As for :meth:`execute`.
 
@@ -302,8 +309,14 @@ class ParallelExecutor:
         array([1.  ,  inf, 0.25])
         """
         rows = as_rows(function, X)
+        if max_errors is not None:
+            max_errors = check_int("max_errors", max_errors, 0, "Pass e.g. 10, or None.")
         results = self._run(
-            function, list(rows), max_errors=None, log_level=logging.DEBUG, compare_results=False
+            function,
+            list(rows),
+            max_errors=max_errors,
+            log_level=logging.DEBUG,
+            compare_results=False,
         )
         costs = np.full(len(rows), np.inf)
         for index, value in enumerate(results):

@@ -56,6 +56,30 @@ def child_pids(pid: int) -> list[int]:
     return children
 
 
+def descendant_pids(pid: int) -> list[int]:
+    """Children, grandchildren, ... of ``pid`` (psutil if installed, else /proc)."""
+    try:
+        import psutil
+    except ImportError:
+        found, frontier = [], [pid]
+        while frontier:
+            children = child_pids(frontier.pop())
+            found += children
+            frontier += children
+        return found
+    return [child.pid for child in psutil.Process(pid).children(recursive=True)]
+
+
+def wait_gone(pids: list[int], limit: float = 10.0) -> list[int]:
+    """The pids that still exist (zombies included) after waiting up to ``limit`` seconds."""
+    deadline = time.monotonic() + limit
+    alive = list(pids)
+    while alive and time.monotonic() < deadline:
+        alive = [pid for pid in alive if process_state(pid) is not None]
+        time.sleep(0.05)
+    return alive
+
+
 def wait_for_files(folder: Path, pattern: str, count: int, limit: float = 30.0) -> list[Path]:
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
@@ -228,6 +252,10 @@ def test_keyboard_interrupt_leaves_no_child_process(tmp_path: Path, target: str)
         pid_files = wait_for_files(tmp_path, "pid-*", 2)
         workers = [int(p.read_text()) for p in pid_files]
         assert set(workers) <= set(child_pids(proc.pid))
+        # Every descendant (workers and anything they or multiprocessing started), snapshot
+        # before the interrupt: once the script exits, orphans would be re-parented to init.
+        descendants = descendant_pids(proc.pid)
+        assert set(workers) <= set(descendants)
         if target == "group":
             os.killpg(proc.pid, signal.SIGINT)
         else:
@@ -242,3 +270,4 @@ def test_keyboard_interrupt_leaves_no_child_process(tmp_path: Path, target: str)
     assert "SIGINT received. Cancelling." in err
     for pid in workers:
         assert process_state(pid) is None
+    assert wait_gone(descendants) == []  # no grandchild of the test survives

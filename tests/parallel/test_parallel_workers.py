@@ -13,7 +13,14 @@ import _parallel_funcs as funcs
 import numpy as np
 import pytest
 
-from diffid_plugins.parallel import WORKER_ENV, ParallelExecutor, worker_index, worker_rng
+from diffid_plugins.parallel import (
+    CANCELLED_MESSAGE,
+    WORKER_ENV,
+    ExecutionCancelledError,
+    ParallelExecutor,
+    worker_index,
+    worker_rng,
+)
 
 
 def read_loads(log: Path, count: int) -> list[str]:
@@ -175,3 +182,14 @@ def test_parallel_never_imports_the_ode_stack() -> None:
                     or top in allowed_third_party
                     or name == "diffid_plugins.errors"
                 ), f"{path.name} imports {name}"
+
+
+def test_map_batch_max_errors_cancels(batch_executor: ParallelExecutor) -> None:
+    # Rows with kind 0 raise (_parallel_funcs.odd_cost); two failures reach max_errors=2.
+    X = np.array([[4.0, 1.0], [0.0, 0.0], [4.0, 2.0], [0.0, 0.0], [4.0, 3.0]])
+    with pytest.raises(ExecutionCancelledError, match=CANCELLED_MESSAGE):
+        batch_executor.map_batch(funcs.odd_cost, X, max_errors=2)
+    assert batch_executor.failed_indices == [1, 3]
+    assert batch_executor.map_batch(funcs.odd_cost, X[:2], max_errors=2).tolist() == [1.0, np.inf]
+    with pytest.raises(ValueError, match="`max_errors` must be an integer >= 0"):
+        batch_executor.map_batch(funcs.odd_cost, X, max_errors=-1)

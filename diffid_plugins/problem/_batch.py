@@ -1,0 +1,217 @@
+"""The batch cost kernel ``batch_kernel`` (a template module, see ``docs/kernel-contract.md``).
+
+``batch_kernel`` scores many parameter rows against one data set: for each row it builds the
+model inputs (defaults, with the fitted ones replaced), calls the solver entry point
+``solve_kernel`` (dense output at the data times), and sums the cost terms from the residuals
+``model - data`` without leaving numba. One ``prange`` runs over *chunks* of contiguous rows;
+each chunk allocates its work arrays (inputs, output rows, counters) once and reuses them for
+its rows, so there is no allocation per row beyond what ``solve_kernel`` itself does per solve.
+
+Determinism: a row's cost and status depend only on that row (every buffer a row reads was
+written by the same row first, and all sums run in a fixed order inside the row), so results
+are bit-identical for any number of threads and any chunking.
+
+The cost is passed as small arrays, so one compiled kernel serves every cost (sum of terms):
+
+* ``cost_kind`` (n_terms,) int64: ``COST_SSE``, ``COST_RMSE`` or ``COST_GAUSSIAN_NLL``;
+* ``cost_weight`` (n_terms,) float64: the term's weight;
+* ``out_weight`` (n_terms, N_OUTPUTS) float64: per-output weights;
+* ``sigma`` (n_terms, N_OUTPUTS) float64: known noise levels (Gaussian terms);
+* ``sigma_index`` (n_terms, N_OUTPUTS) int64: column of the parameter row that holds the noise
+  level of that output (estimated sigma), or -1 to use ``sigma``.
+
+With per-output sums of squares ``S_j = sum_i (y_ij - d_ij)^2`` over the ``n_t`` data times,
+term values are ``SSE = w sum_j v_j S_j``, ``RMSE = w sqrt(sum_j v_j S_j / (n_t N_OUTPUTS))``
+and ``NLL = w sum_j v_j (n_t/2 ln(2 pi sigma_j^2) + S_j / (2 sigma_j^2))`` (``w`` the term
+weight, ``v_j`` the output weights); the row's cost is the sum of its terms.
+
+Row statuses: the solver's status (0 done, 1 ended by a terminal `stop` exactly covering the
+data, negative: failure) or a problem-level failure code from ``_codes``; every failed row
+costs ``inf``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from diffid_plugins.problem._codes import (
+    COST_GAUSSIAN_NLL,
+    COST_RMSE,
+    STATUS_BAD_SIGMA,
+    STATUS_INCOMPLETE,
+    STATUS_NONFINITE_COST,
+    STATUS_NONFINITE_PARAMS,
+)
+from diffid_plugins.solvers._bindings import N_INPUTS, N_OUTPUTS, N_STATES  # model-bindings
+from diffid_plugins.solvers._driver import solve_kernel  # model-bindings
+from diffid_plugins.solvers._status import N_STATS, STAT_K, STATUS_ROOT
+
+__all__ = ["batch_kernel"]
+
+_BT_LOG_2PI = math.log(2.0 * math.pi)
+
+
+@njit(cache=True, error_model="numpy")
+def _bt_row(
+    x,
+    p_default,
+    param_index,
+    t0,
+    t_eval,
+    data,
+    method,
+    rtol,
+    atol,
+    max_steps,
+    cost_kind,
+    cost_weight,
+    out_weight,
+    sigma,
+    sigma_index,
+    p,
+    ys,
+    us,
+    ts,
+    stats,
+    sq,
+):
+    """Cost and status of one parameter row (work arrays ``p``, ``ys``, ``us``, ``ts``,
+    ``stats``, ``sq`` (N_OUTPUTS,) are overwritten before they are read)."""
+    for j in range(x.shape[0]):
+        if not math.isfinite(x[j]):
+            return math.inf, STATUS_NONFINITE_PARAMS
+    for term in range(cost_kind.shape[0]):
+        if cost_kind[term] == COST_GAUSSIAN_NLL:
+            for j in range(N_OUTPUTS):
+                col = sigma_index[term, j]
+                s = sigma[term, j] if col < 0 else x[col]
+                if not (s > 0.0 and math.isfinite(s)):
+                    return math.inf, STATUS_BAD_SIGMA
+    for j in range(N_INPUTS):
+        p[j] = p_default[j]
+    for j in range(param_index.shape[0]):
+        p[param_index[j]] = x[j]
+    status = solve_kernel(p, t0, t_eval, method, rtol, atol, max_steps, ys, us, ts, stats)
+    if status < 0:
+        return math.inf, status
+    n_t = t_eval.shape[0]
+    if status == STATUS_ROOT and (stats[STAT_K] != n_t or ts[n_t - 1] != t_eval[n_t - 1]):
+        return math.inf, STATUS_INCOMPLETE
+    for j in range(N_OUTPUTS):
+        sq[j] = 0.0
+    for i in range(n_t):
+        for j in range(N_OUTPUTS):
+            r = ys[i, j] - data[i, j]
+            sq[j] += r * r
+    total = 0.0
+    for term in range(cost_kind.shape[0]):
+        kind = cost_kind[term]
+        value = 0.0
+        if kind == COST_GAUSSIAN_NLL:
+            for j in range(N_OUTPUTS):
+                col = sigma_index[term, j]
+                s = sigma[term, j] if col < 0 else x[col]
+                var = s * s
+                value += out_weight[term, j] * (
+                    0.5 * n_t * (_BT_LOG_2PI + math.log(var)) + sq[j] / (2.0 * var)
+                )
+        else:
+            for j in range(N_OUTPUTS):
+                value += out_weight[term, j] * sq[j]
+            if kind == COST_RMSE:
+                value = math.sqrt(value / (n_t * N_OUTPUTS))
+        total += cost_weight[term] * value
+    if not math.isfinite(total):
+        return math.inf, STATUS_NONFINITE_COST
+    return total, status
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def batch_kernel(
+    X,  # noqa: N803
+    p_default,
+    param_index,
+    t0,
+    t_eval,
+    data,
+    method,
+    rtol,
+    atol,
+    max_steps,
+    cost_kind,
+    cost_weight,
+    out_weight,
+    sigma,
+    sigma_index,
+    n_chunks,
+    costs,
+    statuses,
+):
+    """Score every row of ``X``: ``costs[i]``, ``statuses[i]`` for parameter row ``X[i]``.
+
+    Parameters
+    ----------
+    X : float64 (n, n_params)
+        Parameter rows: fitted model inputs first, then estimated noise levels.
+    p_default : float64 (N_INPUTS,)
+        Inputs used for the model inputs that are not fitted.
+    param_index : int64 (n_fit,)
+        ``p[param_index[j]] = X[i, j]`` for the fitted inputs.
+    t0 : float
+        Initial time.
+    t_eval : float64 (n_t,)
+        Data times (non-decreasing, >= t0).
+    data : float64 (n_t, N_OUTPUTS)
+        Observations.
+    method, rtol, atol, max_steps
+        As ``solve_kernel``: method code, scalar rtol, atol (N_STATES,), step bound.
+    cost_kind, cost_weight, out_weight, sigma, sigma_index
+        The cost, one entry (row) per summed term (module docstring).
+    n_chunks : int
+        Number of chunks of contiguous rows (1 <= n_chunks <= n); each chunk is one task of
+        the ``prange`` and allocates its work arrays once.
+    costs : float64 (n,)
+        Output: the cost of each row (``inf`` for failed rows).
+    statuses : int64 (n,)
+        Output: the status of each row.
+    """
+    n = X.shape[0]
+    n_t = t_eval.shape[0]
+    for c in prange(n_chunks):
+        lo = (c * n) // n_chunks
+        hi = ((c + 1) * n) // n_chunks
+        p = np.empty(N_INPUTS)
+        ys = np.empty((n_t, N_OUTPUTS))
+        us = np.empty((n_t, N_STATES))
+        ts = np.empty(n_t)
+        stats = np.zeros(N_STATS, dtype=np.int64)
+        sq = np.empty(N_OUTPUTS)
+        for i in range(lo, hi):
+            cost, status = _bt_row(
+                X[i],
+                p_default,
+                param_index,
+                t0,
+                t_eval,
+                data,
+                method,
+                rtol,
+                atol,
+                max_steps,
+                cost_kind,
+                cost_weight,
+                out_weight,
+                sigma,
+                sigma_index,
+                p,
+                ys,
+                us,
+                ts,
+                stats,
+                sq,
+            )
+            costs[i] = cost
+            statuses[i] = status

@@ -1,0 +1,493 @@
+"""``Problem``: a compiled model, data, fitted parameters and a cost, evaluated in batches.
+
+The Python side validates once at construction and packs everything the kernel needs into
+arrays; :meth:`Problem.evaluate_batch` then makes one call of the compiled ``batch_kernel``
+(``_batch.py``, compiled together with the model) per batch. numba is imported on first
+evaluation only.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import types
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from diffid_plugins.problem._costs import SSE, Cost, encode_cost
+from diffid_plugins.problem._stats import (
+    BatchBackend,
+    ProblemStats,
+    status_message,
+    status_name,
+)
+from diffid_plugins.problem._validation import (
+    ProblemError,
+    as_atol,
+    as_data,
+    as_positive_float,
+    resolve_bounds,
+    resolve_parameters,
+)
+from diffid_plugins.solvers._status import (
+    METHOD_AUTO,
+    METHOD_DOPRI5,
+    METHOD_STIFF,
+    METHOD_TSIT5,
+)
+
+__all__ = ["BatchBackend", "Problem", "ProblemStats", "status_message", "status_name"]
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+_METHODS: dict[str, int] = {
+    "auto": METHOD_AUTO,
+    "dopri5": METHOD_DOPRI5,
+    "tsit5": METHOD_TSIT5,
+    "rodas5p": METHOD_STIFF,
+}
+_CHUNKS_PER_THREAD = 16  # prange tasks per thread: small enough to balance slow rows
+_DEFAULT_MAX_STEPS = 100_000
+
+
+def _batch_kernel(kernels: types.ModuleType) -> Any:
+    """The model's ``batch_kernel``; hand-written models (``bind_model``) get it here."""
+    kernel = getattr(kernels, "batch_kernel", None)
+    if kernel is None:
+        from diffid_plugins._templates import template_source
+        from diffid_plugins.problem import _batch
+
+        if "solve_kernel" not in vars(kernels):
+            raise TypeError("`model.kernels` has no `solve_kernel`; compile the model first.")
+        text = template_source(_batch).replace("cache=True", "cache=False")
+        exec(compile(text, "<diffid_plugins template _batch>", "exec"), vars(kernels))
+        kernel = kernels.batch_kernel
+    return kernel
+
+
+class Problem:
+    """A model fitted to data: parameters by name, a cost, and fast batch evaluation.
+
+    Parameters
+    ----------
+    model : CompiledModel or BoundModel
+        From :func:`diffid_plugins.compile_model` (or :func:`diffid_plugins.solvers.bind_model`).
+    data : array_like, shape (n_times, 1 + n_outputs)
+        Time in column 0 (finite, non-decreasing, >= ``t0``), output ``j`` in column ``j + 1``.
+    cost : Cost, default SSE()
+        ``SSE``, ``RMSE``, ``GaussianNLL`` or a sum of them (``SSE() + 0.5 * RMSE()``).
+    parameters : sequence of str, optional
+        Names of the ``in`` labels to fit, in the order of the parameter vector. Default: every
+        input in declaration order (diffid's positional convention). Other inputs stay at the
+        model's default values. Estimated noise levels (``GaussianNLL(estimate_sigma=...)``)
+        are appended after them.
+    bounds : sequence of (float, float) or mapping of str to (float, float), optional
+        ``(lower, upper)`` per parameter (a list in parameter order, or a dict by name; a list
+        may omit the noise parameters). Default ``(-inf, inf)``, and ``(0, inf)`` for noise
+        levels. Bounds are metadata for optimisers and samplers; evaluation does not clip.
+    method : {"auto", "dopri5", "tsit5", "rodas5p"}, default "auto"
+        Solver (see :func:`diffid_plugins.solve`).
+    rtol : float, default 1e-6
+    atol : float or array_like (n_states,), default 1e-8
+    t0 : float, default 0.0
+        Integration start (diffid and diffsol use 0).
+    max_steps : int, default 100000
+        Accepted + rejected steps per solve; a row that needs more fails with ``MAX_STEPS``.
+
+    Attributes
+    ----------
+    parameter_names : list of str
+    n_params : int
+    x0 : ndarray (n_params,)
+        Model defaults of the fitted inputs, then the initial noise levels.
+    bounds : list of (float, float)
+    stats : ProblemStats
+    last_statuses : ndarray of int64 or None
+        Row statuses of the last ``evaluate``/``evaluate_batch`` call (0 success).
+
+    Raises
+    ------
+    ProblemError
+        Invalid data, parameter names, bounds, cost sizes or settings (message names the
+        argument, the value, what was expected and the fix).
+    TypeError
+        Arguments of the wrong kind.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from diffid_plugins import Problem, SSE, compile_model
+    >>> m = compile_model("in_i { k = 1 } u_i { x = 1 } F_i { -k * x }")
+    >>> t = np.linspace(0, 2, 5)
+    >>> problem = Problem(m, np.column_stack([t, np.exp(-0.5 * t)]), cost=SSE())
+    >>> problem.parameter_names, problem.x0
+    (['k'], array([1.]))
+    >>> bool(problem.evaluate([0.5]) < 1e-10)
+    True
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        data: ArrayLike,
+        cost: Cost | None = None,
+        parameters: list[str] | tuple[str, ...] | None = None,
+        bounds: Any = None,
+        method: str = "auto",
+        rtol: float = 1e-6,
+        atol: float | ArrayLike = 1e-8,
+        t0: float = 0.0,
+        *,
+        max_steps: int = _DEFAULT_MAX_STEPS,
+    ) -> None:
+        kernels = getattr(model, "kernels", None)
+        if not isinstance(kernels, types.ModuleType):
+            raise TypeError(
+                f"`model` must be a compiled model (compile_model(text)) or a BoundModel, got "
+                f"{type(model).__name__}."
+            )
+        self.model = model
+        self._kernels = kernels
+        n_inputs, n_outputs = int(kernels.N_INPUTS), int(kernels.N_OUTPUTS)
+        n_states = int(kernels.N_STATES)
+        if not (isinstance(t0, int | float | np.integer | np.floating) and math.isfinite(t0)):
+            raise ProblemError(f"`t0` must be a finite number, got {t0!r}.")
+        self.t0 = float(t0)
+        self._data = as_data(data, n_outputs, self.t0)
+        self._data.setflags(write=False)
+        self._times = np.ascontiguousarray(self._data[:, 0])
+        self._obs = np.ascontiguousarray(self._data[:, 1:])
+        self._method_code = self._resolve_method(method, kernels)
+        self.method = method.lower()
+        self.rtol = as_positive_float("rtol", rtol)
+        self._atol_arg = atol
+        self._atol = as_atol(atol, n_states)
+        ok = isinstance(max_steps, int | np.integer) and not isinstance(max_steps, bool)
+        if not ok or max_steps < 1:
+            raise ProblemError(f"`max_steps` must be a positive integer, got {max_steps!r}.")
+        self.max_steps = int(max_steps)
+
+        input_names = [str(n) for n in model.input_names]
+        index = resolve_parameters(parameters, input_names)
+        defaults = getattr(model, "default_inputs", None)
+        if defaults is None:
+            if len(index) != n_inputs:
+                raise ProblemError(
+                    "`model` has no default inputs, so every input must be fitted; pass "
+                    "parameters=None or list all of them."
+                )
+            defaults = np.zeros(n_inputs)
+        self._p_default = np.ascontiguousarray(defaults, dtype=np.float64).reshape(n_inputs)
+        self._param_index = np.array(index, dtype=np.int64)
+        fitted = [input_names[i] for i in index]
+        self.cost = SSE() if cost is None else cost
+        self._enc = encode_cost(self.cost, n_outputs, len(index), fitted)
+        self.parameter_names: list[str] = fitted + self._enc.sigma_names
+        self.n_params = len(self.parameter_names)
+        self._x0 = np.array(
+            [float(self._p_default[i]) for i in index] + self._enc.sigma_x0, dtype=np.float64
+        )
+        default_bounds = [(-math.inf, math.inf)] * len(index) + [(0.0, math.inf)] * len(
+            self._enc.sigma_names
+        )
+        self._bounds = resolve_bounds(bounds, self.parameter_names, default_bounds, len(index))
+        self._parameters_arg = None if parameters is None else list(parameters)
+        self._bounds_arg = bounds
+        self._lock = threading.Lock()
+        self.stats = ProblemStats()
+        self.last_statuses: IntArray | None = None
+        self._kernel: Any = None
+
+    # ------------------------------------------------------------------ properties
+    @staticmethod
+    def _resolve_method(method: Any, kernels: types.ModuleType) -> int:
+        code = _METHODS.get(method.lower()) if isinstance(method, str) else None
+        if code is None:
+            raise ProblemError(f"`method` must be one of {sorted(_METHODS)}, got {method!r}.")
+        if kernels.HAS_MASS and code in (METHOD_DOPRI5, METHOD_TSIT5):
+            raise ProblemError(
+                f"`method` = {method!r} is explicit and cannot solve a model with a mass "
+                f"matrix (a DAE); use method='auto' or 'rodas5p'."
+            )
+        if code == METHOD_STIFF and not getattr(kernels, "SOLVER_HAS_STIFF", True):
+            raise ProblemError(
+                f"`method` = {method!r} needs the stiff method, but the model was bound with "
+                f"stiff=False."
+            )
+        return code
+
+    @property
+    def x0(self) -> FloatArray:
+        """Initial parameter vector (n_params,): model defaults, then initial noise levels."""
+        return self._x0.copy()
+
+    @property
+    def bounds(self) -> list[tuple[float, float]]:
+        """``(lower, upper)`` per parameter, in parameter order."""
+        return list(self._bounds)
+
+    @property
+    def data(self) -> FloatArray:
+        """The validated data (n_times, 1 + n_outputs), read-only."""
+        return self._data
+
+    def __repr__(self) -> str:
+        return (
+            f"Problem(n_params={self.n_params}, parameters={self.parameter_names}, "
+            f"n_times={self._data.shape[0]}, cost={self.cost!r}, method={self.method!r})"
+        )
+
+    # ------------------------------------------------------------------ evaluation
+    def _as_rows(self, X: Any) -> FloatArray:  # noqa: N803
+        try:
+            arr = np.asarray(X, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ProblemError(
+                f"`X` must be a numeric array of shape (n, {self.n_params}), got "
+                f"{type(X).__name__}."
+            ) from None
+        if arr.ndim != 2 or arr.shape[1] != self.n_params:
+            raise ProblemError(
+                f"`X` must have shape (n, {self.n_params}) (one row per parameter set, columns "
+                f"{self.parameter_names}), got {arr.shape}. For one point use evaluate(x) or "
+                f"X.reshape(1, -1)."
+            )
+        return np.ascontiguousarray(arr)
+
+    def _threads(self, n_threads: Any, n_rows: int) -> int:
+        import numba
+
+        limit = int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
+        if n_threads is None:
+            n_threads = numba.get_num_threads()
+        ok = isinstance(n_threads, int | np.integer) and not isinstance(n_threads, bool)
+        if not ok or not 1 <= n_threads <= limit:
+            raise ProblemError(
+                f"`n_threads` must be an integer in [1, {limit}] (NUMBA_NUM_THREADS), got "
+                f"{n_threads!r}."
+            )
+        return max(1, min(int(n_threads), n_rows))
+
+    def _evaluate_rows(
+        self,
+        X: ArrayLike,  # noqa: N803
+        n_threads: int | None = None,
+    ) -> tuple[FloatArray, IntArray]:
+        """Evaluate rows locally with the batch kernel, without touching :attr:`stats`.
+
+        Parameters
+        ----------
+        X : array_like, shape (n, n_params)
+        n_threads : int, optional
+            Threads for this call only (thread-local numba setting, restored afterwards).
+            Default: the calling thread's ``numba.get_num_threads()``.
+
+        Returns
+        -------
+        costs : ndarray, shape (n,), float64
+            ``inf`` for failed rows.
+        statuses : ndarray, shape (n,), int64
+            Row statuses (0 success; see :func:`status_name`).
+        """
+        import numba
+
+        rows = self._as_rows(X)
+        n = rows.shape[0]
+        costs = np.empty(n, dtype=np.float64)
+        statuses = np.empty(n, dtype=np.int64)
+        if n == 0:
+            return costs, statuses
+        threads = self._threads(n_threads, n)
+        if self._kernel is None:
+            self._kernel = _batch_kernel(self._kernels)
+        n_chunks = 1 if threads == 1 else min(n, _CHUNKS_PER_THREAD * threads)
+        enc = self._enc
+        # Both numba settings are thread-local: other Python threads are unaffected. Each
+        # set/get costs ~2 us, so unchanged settings are left alone (evaluate() pays ~4 us).
+        previous = numba.get_num_threads()
+        previous_chunk = numba.get_parallel_chunksize() if n_chunks > 1 else 0
+        try:
+            if threads != previous:
+                numba.set_num_threads(threads)
+            if previous_chunk != 1 and n_chunks > 1:
+                numba.set_parallel_chunksize(1)  # chunks are handed out dynamically
+            self._kernel(
+                rows,
+                self._p_default,
+                self._param_index,
+                self.t0,
+                self._times,
+                self._obs,
+                self._method_code,
+                self.rtol,
+                self._atol,
+                self.max_steps,
+                enc.kind,
+                enc.weight,
+                enc.out_weight,
+                enc.sigma,
+                enc.sigma_index,
+                n_chunks,
+                costs,
+                statuses,
+            )
+        finally:
+            if previous_chunk != 1 and n_chunks > 1:
+                numba.set_parallel_chunksize(previous_chunk)
+            if threads != previous:
+                numba.set_num_threads(previous)
+        return costs, statuses
+
+    def _record(self, statuses: IntArray) -> None:
+        failed = statuses[statuses < 0]
+        with self._lock:
+            self.stats.evaluations += int(statuses.shape[0])
+            if failed.size:
+                codes, counts = np.unique(failed, return_counts=True)
+                for code, count in zip(codes.tolist(), counts.tolist(), strict=True):
+                    name = status_name(code)
+                    self.stats.failures[name] = self.stats.failures.get(name, 0) + count
+            self.last_statuses = statuses
+
+    def evaluate_batch(
+        self,
+        X: ArrayLike,  # noqa: N803
+        n_threads: int | None = None,
+        backend: BatchBackend | None = None,
+        *,
+        return_status: bool = False,
+    ) -> Any:
+        """Costs of many parameter sets at once.
+
+        Parameters
+        ----------
+        X : array_like, shape (n, n_params)
+            One parameter vector per row (columns :attr:`parameter_names`).
+        n_threads : int, optional
+            numba threads for this call (default: the calling thread's current setting,
+            normally every core). The setting of other callers is not changed.
+        backend : object with ``map_blocks(problem, X) -> (costs, statuses)``, optional
+            Evaluate elsewhere (e.g. a Dask cluster); default: local threads.
+        return_status : bool, default False
+            Also return the row statuses.
+
+        Returns
+        -------
+        costs : ndarray, shape (n,), float64
+            ``inf`` where the solve failed (never raises for a bad row).
+        statuses : ndarray, shape (n,), int64
+            Only with ``return_status=True``; also kept in :attr:`last_statuses`.
+
+        Raises
+        ------
+        ProblemError
+            ``X`` of the wrong shape, or ``n_threads`` outside [1, NUMBA_NUM_THREADS].
+
+        Notes
+        -----
+        Results are bit-identical to ``[evaluate(x) for x in X]`` for any thread count. Rows
+        are split into up to 16 chunks per thread, handed out dynamically, so a few slow rows
+        do not hold up the batch. :attr:`stats` counts the rows and failures.
+        """
+        if backend is None:
+            costs, statuses = self._evaluate_rows(X, n_threads)
+        else:
+            rows = self._as_rows(X)
+            remote = [np.asarray(a) for a in backend.map_blocks(self, rows)]
+            if len(remote) != 2 or any(a.shape != (rows.shape[0],) for a in remote):
+                raise ProblemError(
+                    f"`backend`.map_blocks returned arrays of shapes "
+                    f"{[a.shape for a in remote]}; expected ({rows.shape[0]},) costs and "
+                    f"statuses, one per row of X, in row order."
+                )
+            costs = remote[0].astype(np.float64, copy=False)
+            statuses = remote[1].astype(np.int64, copy=False)
+        self._record(statuses)
+        return (costs, statuses) if return_status else costs
+
+    def evaluate(self, x: ArrayLike, *, return_status: bool = False) -> Any:
+        """Cost of one parameter vector.
+
+        Parameters
+        ----------
+        x : array_like, shape (n_params,)
+            Values for :attr:`parameter_names`.
+        return_status : bool, default False
+            Also return the row status (0 success; :func:`status_name` gives its name).
+
+        Returns
+        -------
+        float or (float, int)
+            The cost, ``inf`` when the solve fails (the failure is counted in :attr:`stats`,
+            never raised); with ``return_status=True`` the pair ``(cost, status)``.
+
+        Raises
+        ------
+        ProblemError
+            ``x`` of the wrong shape.
+        """
+        arr = np.asarray(x, dtype=np.float64)
+        if arr.ndim == 0 and self.n_params == 1:
+            arr = arr.reshape(1)
+        if arr.shape != (self.n_params,):
+            raise ProblemError(
+                f"`x` must have shape ({self.n_params},) (values for {self.parameter_names}), "
+                f"got {arr.shape}."
+            )
+        costs, statuses = self._evaluate_rows(arr.reshape(1, -1), 1)
+        self._record(statuses)
+        cost = float(costs[0])
+        return (cost, int(statuses[0])) if return_status else cost
+
+    __call__ = evaluate
+
+    @classmethod
+    def from_function(
+        cls, function: Any, parameters: Any, bounds: Any = None, **kwargs: Any
+    ) -> Any:
+        """A problem whose cost is a Python function, evaluated in parallel batches.
+
+        Returns a :class:`~diffid_plugins.problem._function.FunctionProblem` (same surface as
+        ``Problem``); see it for the arguments (``data=``/``cost=`` for the vector form,
+        ``backend``, ``n_workers``, ``timeout``, ``max_errors``, ``progress``, ...).
+        """
+        from diffid_plugins.problem._function import FunctionProblem
+
+        return FunctionProblem(function, parameters, bounds, **kwargs)
+
+    def reset_stats(self) -> None:
+        """Zero :attr:`stats`."""
+        with self._lock:
+            self.stats = ProblemStats()
+
+    # ------------------------------------------------------------------ pickling
+    def __getstate__(self) -> dict[str, Any]:
+        from diffid_plugins.diffsl.model import CompiledModel
+
+        if not isinstance(self.model, CompiledModel):
+            raise TypeError(
+                "This Problem's model cannot be pickled (a hand-written bind_model model); "
+                "build the problem on a compile_model(text) model to send it to workers."
+            )
+        return {
+            "model": self.model,
+            "data": np.array(self._data),
+            "cost": self.cost,
+            "parameters": self._parameters_arg,
+            "bounds": self._bounds_arg,
+            "method": self.method,
+            "rtol": self.rtol,
+            "atol": self._atol_arg,
+            "t0": self.t0,
+            "max_steps": self.max_steps,
+        }
+
+    def __setstate__(self, state: Mapping[str, Any]) -> None:
+        state = dict(state)
+        model = state.pop("model")
+        data = state.pop("data")
+        self.__init__(model, data, **state)  # type: ignore[misc]
