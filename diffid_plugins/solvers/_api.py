@@ -8,7 +8,6 @@ together with each model (``docs/kernel-contract.md``).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -63,7 +62,6 @@ _STAT_KEYS = tuple(_STAT_NAMES)
 _STAT_INDEX = np.array(list(_STAT_NAMES.values()))
 
 
-@dataclass(slots=True)
 class Solution:
     """Result of :func:`solve`.
 
@@ -86,22 +84,81 @@ class Solution:
     stats : dict of str to int
         ``n_rhs``, ``n_jac``, ``n_lu``, ``n_accepted``, ``n_rejected``, ``n_roots``,
         ``n_switches`` (explicit -> stiff, ``method="auto"``), ``switch_step`` (accepted steps
-        before the first switch, -1 without).
+        before the first switch, -1 without). Built on first access from the kernel's
+        counters (``raw_stats``, int64, indexed by ``STAT_*`` of ``_status.py``).
     t_root : float or None
         Time of the root that ended the solve (``status == 1``).
     root_index : int or None
         Component of ``stop`` that crossed zero there.
     """
 
-    t: NDArray[np.float64]
-    y: NDArray[np.float64]
-    states: NDArray[np.float64]
-    success: bool
-    status: int
-    message: str
-    stats: dict[str, int] = field(default_factory=dict)
-    t_root: float | None = None
-    root_index: int | None = None
+    __slots__ = (
+        "_stats",
+        "message",
+        "raw_stats",
+        "root_index",
+        "states",
+        "status",
+        "success",
+        "t",
+        "t_root",
+        "y",
+    )
+
+    def __init__(
+        self,
+        t: NDArray[np.float64],
+        y: NDArray[np.float64],
+        states: NDArray[np.float64],
+        success: bool,
+        status: int,
+        message: str,
+        raw_stats: NDArray[np.int64],
+        t_root: float | None = None,
+        root_index: int | None = None,
+    ) -> None:
+        self.t = t
+        self.y = y
+        self.states = states
+        self.success = success
+        self.status = status
+        self.message = message
+        self.raw_stats = raw_stats
+        self.t_root = t_root
+        self.root_index = root_index
+        self._stats: dict[str, int] | None = None
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """Solver counters by name (see the class docstring)."""
+        if self._stats is None:
+            values = self.raw_stats[_STAT_INDEX].tolist()
+            self._stats = dict(zip(_STAT_KEYS, values, strict=True))
+        return self._stats
+
+    def __repr__(self) -> str:
+        return (
+            f"Solution(success={self.success}, status={self.status}, message={self.message!r}, "
+            f"n_times={self.t.shape[0]}, n_outputs={self.y.shape[1]}, stats={self.stats})"
+        )
+
+
+#: status code -> (message, success), for the statuses the kernels return.
+_STATUS_INFO: dict[int, tuple[str, bool]] = {int(s): (s.message, s.is_successful) for s in Status}
+#: Scalar atol -> per-state array (read-only), by (n_states, atol); bounded in size.
+_ATOL_CACHE: dict[tuple[int, float], NDArray[np.float64]] = {}
+
+
+def _atol_array(atol: float, n_states: int) -> NDArray[np.float64]:
+    key = (n_states, atol)
+    arr = _ATOL_CACHE.get(key)
+    if arr is None:
+        arr = np.full(n_states, atol)
+        arr.flags.writeable = False
+        if len(_ATOL_CACHE) > 64:
+            _ATOL_CACHE.clear()
+        _ATOL_CACHE[key] = arr
+    return arr
 
 
 def _as_times(t_eval: ArrayLike, t0: float) -> NDArray[np.float64]:
@@ -256,14 +313,24 @@ def solve(
     if isinstance(atol, float | int):
         if not (math.isfinite(atol) and atol > 0):
             raise ValueError(f"`atol` must be positive and finite, got {atol!r}.")
-        atol_arr = np.array([float(atol)] * n_states)
+        atol_arr = _atol_array(float(atol), n_states)
     else:
         atol_arr = np.ascontiguousarray(np.broadcast_to(np.asarray(atol, float), (n_states,)))
         if not (np.all(np.isfinite(atol_arr)) and np.all(atol_arr > 0)):
             raise ValueError(f"`atol` must be positive and finite, got {atol!r}.")
     if isinstance(max_steps, bool) or not isinstance(max_steps, int | np.integer) or max_steps < 1:
         raise ValueError(f"`max_steps` must be a positive integer, got {max_steps!r}.")
-    p_arr = _as_inputs(model, p, kernels.N_INPUTS)
+    n_inputs = kernels.N_INPUTS
+    if (
+        type(p) is np.ndarray
+        and p.dtype == np.float64
+        and p.shape == (n_inputs,)
+        and p.flags.c_contiguous
+        and all(map(math.isfinite, p.tolist()))
+    ):
+        p_arr = p  # fast path (population loops): already a valid input vector
+    else:
+        p_arr = _as_inputs(model, p, n_inputs)
     n_t = times.shape[0]
     ys = np.empty((n_t, kernels.N_OUTPUTS))
     us = np.empty((n_t, n_states))
@@ -280,21 +347,21 @@ def solve(
         raise ValueError(f"Invalid solver input: {Status.BAD_INPUT.message}")
     k = int(stats[STAT_K])
     root = status == STATUS_ROOT
-    try:
-        st = Status(status)
-        message, success = st.message, st.is_successful
-    except ValueError:
-        message, success = f"Unknown solver status {status} (a bug, please report it).", False
+    info = _STATUS_INFO.get(status)
+    if info is None:
+        info = (f"Unknown solver status {status} (a bug, please report it).", False)
+    if k != n_t:
+        ts, ys, us = ts[:k], ys[:k], us[:k]
     return Solution(
-        t=ts[:k],
-        y=ys[:k],
-        states=us[:k],
-        success=success,
-        status=int(status),
-        message=message,
-        stats=dict(zip(_STAT_KEYS, stats[_STAT_INDEX].tolist(), strict=True)),
-        t_root=float(ts[k - 1]) if root and k > 0 else None,
-        root_index=int(stats[STAT_ROOT]) if root else None,
+        ts,
+        ys,
+        us,
+        info[1],
+        int(status),
+        info[0],
+        stats,
+        float(ts[k - 1]) if root and k > 0 else None,
+        int(stats[STAT_ROOT]) if root else None,
     )
 
 
