@@ -233,6 +233,7 @@ def test_fixed_step_order_is_five(conv: BoundModel, tableau: int, name: str) -> 
         assert stats[3] == n and stats[4] == 0  # n accepted steps, none rejected
         errors.append(np.abs(y - convergence_exact(np.array([T]))[0]).max())
     slope = np.polyfit(np.log(T / n_steps), np.log(errors), 1)[0]
+    print(f"{name}: observed order {slope:.3f}")
     assert abs(slope - 5.0) < 0.3, (name, slope, errors)
 
 
