@@ -14,7 +14,8 @@ parameters (a CMA-ES-like cloud around a start point).
 
 Rows:
 
-* ours: ``Problem.evaluate`` in a Python loop, and ``evaluate_batch`` on 1 and 2 threads;
+* ours: ``Problem.evaluate`` in a Python loop, and ``evaluate_batch`` on 1 and 2 threads
+  (the lane-interleaved kernel), and on 1 thread with the scalar kernel (one solve per row);
 * diffid 0.3.0 (its own interpreter, ``../shared/tools/diffid-python``): ``Problem.evaluate``
   in a loop (sequential) and CMA-ES (100 generations, step 0.3, as the tutorial) with
   ``with_parallel(False)`` / ``with_parallel(True)``, time per evaluation =
@@ -33,6 +34,7 @@ Other engineers add rows (process backend, Dask) with :func:`register_rows`.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import math
 import os
@@ -105,11 +107,18 @@ def run_ours(ctx: Context) -> tuple[list[Row], dict[str, float]]:
     problem.evaluate_batch(X[:4], n_threads=2)
     n_loop = 200
     loop = _timed(lambda: [problem.evaluate(x) for x in X[:n_loop]], ctx.repeats)
+    # The same problem on the scalar batch kernel (one solve per row, no lanes), for the
+    # speed-up of the lane-interleaved kernel (diffid_plugins/problem/_lanes.py).
+    scalar = copy.copy(problem)
+    scalar._lanes, scalar._kernel = False, None
+    scalar.evaluate_batch(X[:4], n_threads=1)
     t1: list[float] = []
     t2: list[float] = []
-    for _ in range(ctx.repeats):  # alternate, so both see the same load
+    t1s: list[float] = []
+    for _ in range(ctx.repeats):  # alternate, so all see the same load
         t1 += _timed(lambda: problem.evaluate_batch(X, n_threads=1), 1)
         t2 += _timed(lambda: problem.evaluate_batch(X, n_threads=2), 1)
+        t1s += _timed(lambda: scalar.evaluate_batch(X, n_threads=1), 1)
     box = _timed(lambda: problem.evaluate_batch(ctx.box, n_threads=2), max(3, ctx.repeats // 2))
     _, statuses = problem.evaluate_batch(ctx.box, n_threads=2, return_status=True)
     n_fail = int(np.sum(statuses < 0))
@@ -117,6 +126,7 @@ def run_ours(ctx: Context) -> tuple[list[Row], dict[str, float]]:
         Row("ours evaluate() loop, 1 thread", *_stat(loop, n_loop)),
         Row("ours evaluate_batch, 1 thread", *_stat(t1, len(X))),
         Row("ours evaluate_batch, 2 threads", *_stat(t2, len(X))),
+        Row("ours scalar kernel (no lanes), 1 thread", *_stat(t1s, len(X))),
         Row(
             "ours 10k box draws, 2 threads",
             *_stat(box, 1),
@@ -127,6 +137,9 @@ def run_ours(ctx: Context) -> tuple[list[Row], dict[str, float]]:
     e1 = float(np.median(t1)) / len(X)
     e2 = float(np.median(t2)) / len(X)
     best = {"batch1_min": min(t1) / len(X), "batch2_min": min(t2) / len(X)}
+    lanes = [s / t for s, t in zip(t1s, t1, strict=True)]  # per repeat, back to back
+    best["lanes_speedup"] = float(np.median(lanes))
+    best["lanes_speedup_range"] = (min(lanes), max(lanes))
     return rows, {"batch1": e1, "batch2": e2, "loop": rows[0].median, **best}
 
 
@@ -279,7 +292,10 @@ def main(argv: list[str] | None = None) -> None:
     extra = [
         f"2-thread efficiency (1-thread time / (2 x 2-thread time)): "
         f"{ours['batch1'] / (2 * ours['batch2']):.2f} (medians), "
-        f"{ours['batch1_min'] / (2 * ours['batch2_min']):.2f} (best of repeats)"
+        f"{ours['batch1_min'] / (2 * ours['batch2_min']):.2f} (best of repeats)",
+        f"lanes kernel vs scalar kernel, 1 thread: {ours['lanes_speedup']:.2f}x (median of "
+        f"back-to-back repeats; range {ours['lanes_speedup_range'][0]:.2f}-"
+        f"{ours['lanes_speedup_range'][1]:.2f})",
     ]
     if not args.no_diffid:
         print("[diffid] running in its own interpreter ...", file=sys.stderr, flush=True)

@@ -56,11 +56,11 @@ def check_model(text: str, *, read_dir: str | os.PathLike[str] | None = None) ->
 
 def _templates() -> list[types.ModuleType]:
     try:
-        from diffid_plugins.problem import _batch
+        from diffid_plugins.problem import _batch, _lanes
         from diffid_plugins.solvers import SOLVER_TEMPLATES
     except ImportError:  # solver layer not available: kernels only
         return []
-    return [*SOLVER_TEMPLATES, _batch]
+    return [*SOLVER_TEMPLATES, _batch, _lanes]
 
 
 def compile_model(text: str, *, read_dir: str | os.PathLike[str] | None = None) -> CompiledModel:

@@ -51,21 +51,30 @@ _METHODS: dict[str, int] = {
     "rodas5p": METHOD_STIFF,
 }
 _CHUNKS_PER_THREAD = 16  # prange tasks per thread: small enough to balance slow rows
+_LANE_CHUNK_ROWS = 16  # lanes kernel: at least this many rows per chunk (4 lanes, refilled)
 _DEFAULT_MAX_STEPS = 100_000
 
 
-def _batch_kernel(kernels: types.ModuleType) -> Any:
-    """The model's ``batch_kernel``; hand-written models (``bind_model``) get it here."""
-    kernel = getattr(kernels, "batch_kernel", None)
+def _batch_kernel(kernels: types.ModuleType, lanes: bool = False) -> Any:
+    """The model's ``batch_kernel`` (``lanes_kernel`` with ``lanes``); hand-written models
+    (``bind_model``) get them here."""
+    name = "lanes_kernel" if lanes else "batch_kernel"
+    kernel = getattr(kernels, name, None)
     if kernel is None:
         from diffid_plugins._templates import template_source
-        from diffid_plugins.problem import _batch
+        from diffid_plugins.problem import _batch, _lanes
 
         if "solve_kernel" not in vars(kernels):
             raise TypeError("`model.kernels` has no `solve_kernel`; compile the model first.")
-        text = template_source(_batch).replace("cache=True", "cache=False")
-        exec(compile(text, "<diffid_plugins template _batch>", "exec"), vars(kernels))
-        kernel = kernels.batch_kernel
+        for module, defines in ((_batch, "batch_kernel"), (_lanes, "lanes_kernel")):
+            if defines in vars(kernels) or (defines == "lanes_kernel" and not lanes):
+                continue
+            text = template_source(module).replace("cache=True", "cache=False")
+            exec(
+                compile(text, f"<diffid_plugins template {module.__name__}>", "exec"),
+                vars(kernels),
+            )
+        kernel = getattr(kernels, name)
     return kernel
 
 
@@ -201,6 +210,13 @@ class Problem:
         self.stats = ProblemStats()
         self.last_statuses: IntArray | None = None
         self._kernel: Any = None
+        # Explicit solves without mass matrix or `stop` run lane-interleaved (``_lanes.py``);
+        # evaluate() uses the same kernel, so its results equal the batch rows bit for bit.
+        self._lanes = (
+            int(kernels.N_STOP) == 0
+            and not kernels.HAS_MASS
+            and self._method_code in (METHOD_AUTO, METHOD_DOPRI5)
+        )
 
     # ------------------------------------------------------------------ properties
     @staticmethod
@@ -303,8 +319,10 @@ class Problem:
             return costs, statuses
         threads = self._threads(n_threads, n)
         if self._kernel is None:
-            self._kernel = _batch_kernel(self._kernels)
+            self._kernel = _batch_kernel(self._kernels, self._lanes)
         n_chunks = 1 if threads == 1 else min(n, _CHUNKS_PER_THREAD * threads)
+        if self._lanes:  # enough rows per chunk to keep the lanes busy
+            n_chunks = min(n_chunks, max(threads, n // _LANE_CHUNK_ROWS))
         enc = self._enc
         # Both numba settings are thread-local: other Python threads are unaffected. Each
         # set/get costs ~2 us, so unchanged settings are left alone (evaluate() pays ~4 us).
