@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import inspect
 import io
+import threading
 import tokenize
 import types
 from collections.abc import Sequence
@@ -23,6 +24,11 @@ __all__ = ["BINDINGS_MARKER", "assemble", "template_source"]
 
 BINDINGS_MARKER = "# model-bindings"
 """Comment that marks the import of the model bindings in a template module."""
+
+
+_LOCK = threading.Lock()
+#: module name -> (module text, stripped text): each template is parsed once per process.
+_CACHE: dict[str, tuple[str, str]] = {}
 
 
 def _module_text(module: types.ModuleType) -> str:
@@ -79,7 +85,21 @@ def template_source(module: types.ModuleType) -> str:
     """
     name = module.__name__
     text = _module_text(module)
-    tree = ast.parse(text)
+    # ast.parse is not thread-safe in CPython 3.11 ("AST constructor recursion depth
+    # mismatch" when two threads parse at once), and the text of a module does not change
+    # while the process runs: parse each template once, under a lock.
+    with _LOCK:
+        cached = _CACHE.get(name)
+        if cached is not None and cached[0] == text:
+            return cached[1]
+        tree = ast.parse(text)
+        result = _strip(name, text, tree)
+        _CACHE[name] = (text, result)
+        return result
+
+
+def _strip(name: str, text: str, tree: ast.Module) -> str:
+    """The template text without its model-bindings and ``__future__`` imports."""
     markers = _marker_lines(text)
     drop: set[int] = set()
     for node in tree.body:

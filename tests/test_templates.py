@@ -138,3 +138,34 @@ def test_assemble_then_load_runs_the_template_on_the_model(
     py_func = getattr(generated.tpl_euler, "py_func", generated.tpl_euler)
     assert py_func.__globals__["rhs"] is generated.rhs
     assert sys.modules[generated.__name__] is generated
+
+
+def test_template_source_is_thread_safe() -> None:
+    """Regression: two threads compiling models at once raised ``SystemError: AST constructor
+    recursion depth mismatch`` (CPython 3.11's ``ast.parse`` is not thread-safe). Templates
+    are now parsed once per process under a lock; 8 threads x 5 calls must all agree."""
+    import threading
+
+    from diffid_plugins import _templates
+    from diffid_plugins.solvers import SOLVER_TEMPLATES
+
+    _templates._CACHE.clear()
+    expected = [_templates.template_source(m) for m in SOLVER_TEMPLATES]
+    _templates._CACHE.clear()
+    results: list[list[str]] = []
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            for _ in range(5):
+                results.append([_templates.template_source(m) for m in SOLVER_TEMPLATES])
+        except BaseException as exc:  # collected for the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert len(results) == 40 and all(r == expected for r in results)

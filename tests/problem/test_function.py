@@ -214,7 +214,9 @@ def test_lotka_volterra_vector_form_equals_the_ode_problem(
             backend="thread",
             n_workers=2,
         )
-        np.testing.assert_array_equal(python.evaluate_batch(X), ode.evaluate_batch(X))
+        costs = python.evaluate_batch(X)
+        assert not python.failed_indices, python.exceptions_map
+        np.testing.assert_array_equal(costs, ode.evaluate_batch(X))
 
 
 @pytest.mark.parametrize(
