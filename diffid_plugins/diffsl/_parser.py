@@ -345,9 +345,7 @@ def parse(text: str) -> Model:
         bad = _NON_ASCII.search(text)
         offset = bad.start() if bad else 0
         code = ord(text[offset])
-        raise error(
-            text, f"non-ASCII character U+{code:04X}; DiffSL source must be ASCII", offset
-        )
+        raise error(text, f"non-ASCII character U+{code:04X}; DiffSL source must be ASCII", offset)
     # lark counts lines at "\n" only; a lone "\r" (old Mac line end) becomes "\n", which
     # keeps every offset (the only visible effect: such a character inside a read() path).
     source = _LONE_CR.sub("\n", text) if "\r" in text else text
