@@ -41,3 +41,15 @@ def test_import_leaves_optional_dependencies_out() -> None:
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert res.stdout.strip() == ""
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["diffid_plugins.problem", "diffid_plugins.parallel", "diffid_plugins.solvers._status"],
+)
+def test_problem_and_parallel_layers_load_without_numba(module: str) -> None:
+    """Process workers of FunctionProblem import these modules (to unpickle the objective and
+    map failures to statuses); they must not pay numba's import (0.2-0.5 s per worker)."""
+    code = f"import sys, {module}\nprint('numba' in sys.modules, 'dask' in sys.modules)"
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert res.stdout.split() == ["False", "False"], res.stdout + res.stderr

@@ -45,7 +45,7 @@ from diffid_plugins.problem._function_objective import (
     status_label,
     status_of,
 )
-from diffid_plugins.problem._problem import BatchBackend, ProblemStats
+from diffid_plugins.problem._stats import BatchBackend, ProblemStats
 from diffid_plugins.problem._validation import ProblemError, as_data, resolve_bounds
 
 if TYPE_CHECKING:  # pragma: no cover - typing only

@@ -26,7 +26,7 @@ from diffid_plugins.problem._codes import (
     STATUS_NONFINITE_PARAMS,
 )
 from diffid_plugins.problem._costs import EncodedCost
-from diffid_plugins.problem._problem import status_name
+from diffid_plugins.problem._stats import status_name
 from diffid_plugins.problem._validation import ProblemError
 
 __all__ = [

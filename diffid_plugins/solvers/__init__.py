@@ -10,14 +10,9 @@ after a generated model so that numba caches the solver specialised to each mode
 
 from __future__ import annotations
 
-from diffid_plugins.solvers._api import (
-    METHODS,
-    SOLVER_TEMPLATES,
-    BoundModel,
-    Solution,
-    bind_model,
-    solve,
-)
+import importlib
+from typing import Any
+
 from diffid_plugins.solvers._status import Status
 
 __all__ = [
@@ -29,3 +24,27 @@ __all__ = [
     "bind_model",
     "solve",
 ]
+
+#: Names that need numba, loaded on first use (so that importing the status codes, e.g. in a
+#: worker process that only scores predictions, does not import numba).
+_LAZY = {
+    "METHODS": "diffid_plugins.solvers._api",
+    "SOLVER_TEMPLATES": "diffid_plugins.solvers._bind",
+    "BoundModel": "diffid_plugins.solvers._bind",
+    "Solution": "diffid_plugins.solvers._api",
+    "bind_model": "diffid_plugins.solvers._bind",
+    "solve": "diffid_plugins.solvers._api",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'diffid_plugins.solvers' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
