@@ -107,13 +107,7 @@ def corpus_cases() -> dict[str, dict[str, Any]]:
 
 @functools.cache
 def corpus_model(model_id: str) -> Any:
-    """A corpus model compiled with the DiffSL compiler (cached on disk and in memory).
+    """A corpus model compiled with the DiffSL compiler (cached on disk and in memory)."""
+    from diffid_plugins import compile_model
 
-    Skips the calling test with reason "compiler not available yet" when
-    ``diffid_plugins.compile_model`` cannot be imported.
-    """
-    try:
-        from diffid_plugins import compile_model
-    except ImportError:
-        pytest.skip("compiler not available yet")
     return compile_model(corpus_cases()[model_id]["text"])

@@ -96,7 +96,7 @@ def test_solve_to_5_matches_oracle(model_id: str) -> None:
 
 def test_every_oracle_case_is_collected() -> None:
     if not (CORPUS_DIR / "models.json").exists():
-        pytest.skip("the DiffSL corpus is not available")
+        pytest.skip(f"the DiffSL corpus is not available at {CORPUS_DIR}")
     cases = corpus_cases().values()
     assert len(_ids("t_eval")) == sum(bool(c.get("t_eval")) for c in cases) > 20
     assert len(_ids("solve5")) == sum("solve5_last_t" in c["oracle"] for c in cases) > 10

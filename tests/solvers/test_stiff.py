@@ -174,61 +174,14 @@ def test_lu_factor_solve_and_singular() -> None:
 
 
 # --- Robertson (ODE and DAE form) ------------------------------------------------------------
-@njit
-def _diag_110(t, p, M):  # noqa: N803
-    M[:, :] = 0.0
-    M[0, 0] = 1.0
-    M[1, 1] = 1.0
-
-
-@njit
-def _rober_dae_rhs(t, y, p, dy):  # hand translation of the corpus model robertson_dae
-    dy[0] = -p[0] * y[0] + p[1] * y[1] * y[2]
-    dy[1] = p[0] * y[0] - p[1] * y[1] * y[2] - p[2] * y[1] * y[1]
-    dy[2] = 1.0 - y[0] - y[1] - y[2]
-
-
-@njit
-def _rober_dae_jac(t, y, p, J):  # noqa: N803
-    J[0, 0] = -p[0]
-    J[0, 1] = p[1] * y[2]
-    J[0, 2] = p[1] * y[1]
-    J[1, 0] = p[0]
-    J[1, 1] = -p[1] * y[2] - 2.0 * p[2] * y[1]
-    J[1, 2] = -p[1] * y[1]
-    J[2, 0] = -1.0
-    J[2, 1] = -1.0
-    J[2, 2] = -1.0
-
-
-def _corpus_or_hand(model_id: str):
-    """The shared compiled corpus model (compiled once per session by ``_solver_models``);
-    without the DiffSL compiler, the hand translation of ``robertson_dae``."""
-    try:
-        from diffid_plugins import compile_model  # noqa: F401
-    except ImportError:
-        if model_id != "robertson_dae":
-            pytest.skip("diffid_plugins.compile_model is not available yet")
-        return bind_model(
-            _rober_dae_rhs,
-            3,
-            u0=[1.0, 0.0, 0.0],
-            n_inputs=3,
-            jac=_rober_dae_jac,
-            mass=_diag_110,
-            autonomous=True,
-        )
-    return corpus_model(model_id)
-
-
 @pytest.fixture(scope="module")
 def rober_ode():
-    return _corpus_or_hand("robertson_ode")
+    return corpus_model("robertson_ode")
 
 
 @pytest.fixture(scope="module")
 def rober_dae():
-    return _corpus_or_hand("robertson_dae")  # M = diag(1, 1, 0), 0 = 1 - x - y - z
+    return corpus_model("robertson_dae")  # M = diag(1, 1, 0), 0 = 1 - x - y - z
 
 
 @pytest.fixture(scope="module")
@@ -434,53 +387,6 @@ def _assert_oracle(y: np.ndarray, case: dict) -> None:
     ref = np.array(case["oracle"]["ys"]).T  # oracle rows are outputs
     scale = np.maximum(np.abs(ref), 1e-3 * np.abs(ref).max(axis=0))
     assert np.max(np.abs(y - ref) / scale) < 1e-4
-
-
-@njit
-def _expdecay_rhs(t, y, p, dy):  # corpus exp_decay_algebraic: x' = -k x, y' = -k y, 0 = z - y
-    dy[0] = -p[0] * y[0]
-    dy[1] = -p[0] * y[1]
-    dy[2] = y[2] - y[1]
-
-
-@njit
-def _expdecay_jac(t, y, p, J):  # noqa: N803
-    J[:, :] = 0.0
-    J[0, 0] = -p[0]
-    J[1, 1] = -p[0]
-    J[2, 1] = -1.0
-    J[2, 2] = 1.0
-
-
-def test_exp_decay_algebraic_hand_translated() -> None:
-    """Corpus ``exp_decay_algebraic``: the text says z = 0, the consistent start is z = 1.
-
-    Runs only without the DiffSL compiler: with it, ``test_corpus_dae_consistent_init``
-    checks the same model through the compiled text (one numba compile fewer in CI)."""
-    if _compile_model() is not None:
-        pytest.skip("covered by test_corpus_dae_consistent_init[exp_decay_algebraic]")
-    case = _corpus_case("exp_decay_algebraic")
-    model = bind_model(
-        _expdecay_rhs,
-        3,
-        u0=[1.0, 1.0, 0.0],
-        n_inputs=1,
-        jac=_expdecay_jac,
-        mass=_diag_110,
-        autonomous=True,
-    )
-    sol = solve(model, case["params"], case["t_eval"], method="rodas5p", rtol=1e-8, atol=1e-10)
-    assert sol.success, sol.message
-    np.testing.assert_allclose(sol.y[0], [1.0, 1.0, 1.0], rtol=1e-12)
-    _assert_oracle(sol.y, case)
-
-
-def _compile_model():
-    try:
-        from diffid_plugins import compile_model
-    except ImportError:
-        return None
-    return compile_model
 
 
 # Models without oracle ys get closed forms: mass_matrix_llvm has M = [[1,1,0],[0,1,0],
