@@ -55,6 +55,48 @@ _BT_LOG_2PI = math.log(2.0 * math.pi)
 
 
 @njit(cache=True, error_model="numpy")
+def _bt_check(x, cost_kind, sigma, sigma_index):
+    """0 when row ``x`` can be solved and scored, else its failure status (non-finite
+    entries, or a noise level that is not positive and finite)."""
+    for j in range(x.shape[0]):
+        if not math.isfinite(x[j]):
+            return STATUS_NONFINITE_PARAMS
+    for term in range(cost_kind.shape[0]):
+        if cost_kind[term] == COST_GAUSSIAN_NLL:
+            for j in range(N_OUTPUTS):
+                col = sigma_index[term, j]
+                s = sigma[term, j] if col < 0 else x[col]
+                if not (s > 0.0 and math.isfinite(s)):
+                    return STATUS_BAD_SIGMA
+    return 0
+
+
+@njit(cache=True, error_model="numpy")
+def _bt_cost(x, sq, n_t, cost_kind, cost_weight, out_weight, sigma, sigma_index):
+    """The cost of row ``x`` from its per-output sums of squares ``sq`` (N_OUTPUTS,) over
+    ``n_t`` data times: the terms of the module docstring, summed in term order."""
+    total = 0.0
+    for term in range(cost_kind.shape[0]):
+        kind = cost_kind[term]
+        value = 0.0
+        if kind == COST_GAUSSIAN_NLL:
+            for j in range(N_OUTPUTS):
+                col = sigma_index[term, j]
+                s = sigma[term, j] if col < 0 else x[col]
+                var = s * s
+                value += out_weight[term, j] * (
+                    0.5 * n_t * (_BT_LOG_2PI + math.log(var)) + sq[j] / (2.0 * var)
+                )
+        else:
+            for j in range(N_OUTPUTS):
+                value += out_weight[term, j] * sq[j]
+            if kind == COST_RMSE:
+                value = math.sqrt(value / (n_t * N_OUTPUTS))
+        total += cost_weight[term] * value
+    return total
+
+
+@njit(cache=True, error_model="numpy")
 def _bt_row(
     x,
     p_default,
@@ -80,16 +122,9 @@ def _bt_row(
 ):
     """Cost and status of one parameter row (work arrays ``p``, ``ys``, ``us``, ``ts``,
     ``stats``, ``sq`` (N_OUTPUTS,) are overwritten before they are read)."""
-    for j in range(x.shape[0]):
-        if not math.isfinite(x[j]):
-            return math.inf, STATUS_NONFINITE_PARAMS
-    for term in range(cost_kind.shape[0]):
-        if cost_kind[term] == COST_GAUSSIAN_NLL:
-            for j in range(N_OUTPUTS):
-                col = sigma_index[term, j]
-                s = sigma[term, j] if col < 0 else x[col]
-                if not (s > 0.0 and math.isfinite(s)):
-                    return math.inf, STATUS_BAD_SIGMA
+    bad = _bt_check(x, cost_kind, sigma, sigma_index)
+    if bad != 0:
+        return math.inf, bad
     for j in range(N_INPUTS):
         p[j] = p_default[j]
     for j in range(param_index.shape[0]):
@@ -106,24 +141,7 @@ def _bt_row(
         for j in range(N_OUTPUTS):
             r = ys[i, j] - data[i, j]
             sq[j] += r * r
-    total = 0.0
-    for term in range(cost_kind.shape[0]):
-        kind = cost_kind[term]
-        value = 0.0
-        if kind == COST_GAUSSIAN_NLL:
-            for j in range(N_OUTPUTS):
-                col = sigma_index[term, j]
-                s = sigma[term, j] if col < 0 else x[col]
-                var = s * s
-                value += out_weight[term, j] * (
-                    0.5 * n_t * (_BT_LOG_2PI + math.log(var)) + sq[j] / (2.0 * var)
-                )
-        else:
-            for j in range(N_OUTPUTS):
-                value += out_weight[term, j] * sq[j]
-            if kind == COST_RMSE:
-                value = math.sqrt(value / (n_t * N_OUTPUTS))
-        total += cost_weight[term] * value
+    total = _bt_cost(x, sq, n_t, cost_kind, cost_weight, out_weight, sigma, sigma_index)
     if not math.isfinite(total):
         return math.inf, STATUS_NONFINITE_COST
     return total, status

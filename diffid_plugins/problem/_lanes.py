@@ -32,11 +32,9 @@ import math
 
 import numpy as np
 from numba import njit, prange
-from numba import types as _ln_nbtypes  # aliased: a generated file may import stdlib `types`
-from numba.extending import intrinsic
 
-from diffid_plugins.problem._batch import _bt_row  # model-bindings
-from diffid_plugins.problem._codes import COST_GAUSSIAN_NLL, COST_RMSE, STATUS_NONFINITE_COST
+from diffid_plugins.problem._batch import _bt_check, _bt_cost, _bt_row  # model-bindings
+from diffid_plugins.problem._codes import STATUS_NONFINITE_COST
 from diffid_plugins.solvers._bindings import (  # model-bindings
     N_INPUTS,
     N_OUTPUTS,
@@ -47,7 +45,14 @@ from diffid_plugins.solvers._bindings import (  # model-bindings
     rhs,
     u0,
 )
-from diffid_plugins.solvers._erk import _erk_control, _erk_initial_step  # model-bindings
+from diffid_plugins.solvers._erk import (  # model-bindings
+    _ERK_EPS,
+    _ERK_NNONSTIFF,
+    _ERK_NSTIFF,
+    _erk_control,
+    _erk_fma,
+    _erk_initial_step,
+)
 from diffid_plugins.solvers._status import METHOD_AUTO, METHOD_DOPRI5, N_STATS, STATUS_DONE
 from diffid_plugins.solvers._tableaus import DOPRI5 as _LN_DOPRI5
 
@@ -60,10 +65,6 @@ _LN_B = np.ascontiguousarray(_LN_DOPRI5.b, dtype=np.float64)
 _LN_E = np.ascontiguousarray(_LN_DOPRI5.e, dtype=np.float64)
 _LN_P = np.ascontiguousarray(_LN_DOPRI5.dense, dtype=np.float64)
 _LN_STIFF_LIMIT = float(_LN_DOPRI5.stability_limit)
-_LN_EPS = 2.220446049250313e-16
-_LN_NSTIFF = 15  # as _erk: stiff steps before switching (dopri5.f IASTI)
-_LN_NNONSTIFF = 6  # as _erk: non-stiff steps that clear the suspicion (dopri5.f NONSTI)
-_LN_LOG_2PI = math.log(2.0 * math.pi)
 # A module bound with stiff=False has no stiff method: "auto" never tests for stiffness.
 _LN_HAS_STIFF = bool(globals().get("SOLVER_HAS_STIFF", True))
 # Rows of the work array (vector, lane, state): state, stages, stage argument, 6th stage
@@ -72,42 +73,13 @@ _LN_Y, _LN_K1, _LN_K2, _LN_K3, _LN_K4, _LN_K5, _LN_K6, _LN_K7 = 0, 1, 2, 3, 4, 5
 _LN_YT, _LN_Y6, _LN_YN, _LN_Q, _LN_NV = 8, 9, 10, 11, 16
 
 
-@intrinsic
-def _ln_fma(typingctx, a, b, c):
-    """``a * b + c`` with one rounding (``llvm.fma.f64``), as ``_erk``'s. float64 only."""
-    f8 = _ln_nbtypes.float64
-    sig = f8(f8, f8, f8)
-
-    def codegen(context, builder, signature, args):
-        return builder.fma(args[0], args[1], args[2])
-
-    return sig, codegen
-
-
 @njit(cache=True, error_model="numpy")
 def _ln_cost(x, sq, n_t, cost):
-    """``(cost, status)`` of a solved row from its sums of squares ``sq`` (N_OUTPUTS,): the terms
-    of ``_bt_row`` in its order; ``cost`` = (cost_kind, cost_weight, out_weight, sigma,
+    """``(cost, status)`` of a solved row from its sums of squares ``sq`` (N_OUTPUTS,), as
+    ``_bt_row`` scores it; ``cost`` = (cost_kind, cost_weight, out_weight, sigma,
     sigma_index) as in ``_batch.py``."""
     cost_kind, cost_weight, out_weight, sigma, sigma_index = cost
-    total = 0.0
-    for term in range(cost_kind.shape[0]):
-        kind = cost_kind[term]
-        value = 0.0
-        if kind == COST_GAUSSIAN_NLL:
-            for j in range(N_OUTPUTS):
-                col = sigma_index[term, j]
-                s = sigma[term, j] if col < 0 else x[col]
-                var = s * s
-                value += out_weight[term, j] * (
-                    0.5 * n_t * (_LN_LOG_2PI + math.log(var)) + sq[j] / (2.0 * var)
-                )
-        else:
-            for j in range(N_OUTPUTS):
-                value += out_weight[term, j] * sq[j]
-            if kind == COST_RMSE:
-                value = math.sqrt(value / (n_t * N_OUTPUTS))
-        total += cost_weight[term] * value
+    total = _bt_cost(x, sq, n_t, cost_kind, cost_weight, out_weight, sigma, sigma_index)
     if not math.isfinite(total):
         return math.inf, STATUS_NONFINITE_COST
     return total, STATUS_DONE
@@ -119,7 +91,7 @@ def _ln_begin(t, h, t_end):
     floor (10 ulp(t) when ``h`` is that small), ``h`` raised to it, the trial end (clipped to
     ``t_end``) and the trial step."""
     min_step = 0.0
-    if h < 10.0 * _LN_EPS * abs(t) + 1e-300:
+    if h < 10.0 * _ERK_EPS * abs(t) + 1e-300:
         min_step = 10.0 * (np.nextafter(t, np.inf) - t)
         if h < min_step:
             h = min_step
@@ -131,19 +103,9 @@ def _ln_begin(t, h, t_end):
 
 @njit(cache=True, error_model="numpy")
 def _ln_row_ok(x, cost):
-    """Whether the lanes may take row ``x``: finite entries and valid noise levels."""
+    """Whether the lanes may take row ``x`` (``_bt_row`` would not reject it up front)."""
     cost_kind, _, _, sigma, sigma_index = cost
-    for j in range(x.shape[0]):
-        if not math.isfinite(x[j]):
-            return False
-    for term in range(cost_kind.shape[0]):
-        if cost_kind[term] == COST_GAUSSIAN_NLL:
-            for j in range(N_OUTPUTS):
-                col = sigma_index[term, j]
-                s = sigma[term, j] if col < 0 else x[col]
-                if not (s > 0.0 and math.isfinite(s)):
-                    return False
-    return True
+    return _bt_check(x, cost_kind, sigma, sigma_index) == 0
 
 
 @njit(cache=True, error_model="numpy")
@@ -263,41 +225,41 @@ def _ln_chunk(
             if row[ln] >= 0:
                 hl = hh[ln]
                 for s in range(N_STATES):
-                    d = _ln_fma(work[_LN_K2, ln, s], a[2, 1], work[_LN_K1, ln, s] * a[2, 0])
+                    d = _erk_fma(work[_LN_K2, ln, s], a[2, 1], work[_LN_K1, ln, s] * a[2, 0])
                     work[_LN_YT, ln, s] = work[_LN_Y, ln, s] + d * hl
                 rhs(t[ln] + c[2] * hl, work[_LN_YT, ln], wl[ln], work[_LN_K3, ln])
         for ln in range(L):
             if row[ln] >= 0:
                 hl = hh[ln]
                 for s in range(N_STATES):
-                    d = _ln_fma(work[_LN_K2, ln, s], a[3, 1], work[_LN_K1, ln, s] * a[3, 0])
-                    d = _ln_fma(work[_LN_K3, ln, s], a[3, 2], d)
+                    d = _erk_fma(work[_LN_K2, ln, s], a[3, 1], work[_LN_K1, ln, s] * a[3, 0])
+                    d = _erk_fma(work[_LN_K3, ln, s], a[3, 2], d)
                     work[_LN_YT, ln, s] = work[_LN_Y, ln, s] + d * hl
                 rhs(t[ln] + c[3] * hl, work[_LN_YT, ln], wl[ln], work[_LN_K4, ln])
         for ln in range(L):
             if row[ln] >= 0:
                 hl = hh[ln]
                 for s in range(N_STATES):
-                    d = _ln_fma(work[_LN_K1, ln, s], a[4, 0], work[_LN_K2, ln, s] * a[4, 1])
-                    d += _ln_fma(work[_LN_K3, ln, s], a[4, 2], work[_LN_K4, ln, s] * a[4, 3])
+                    d = _erk_fma(work[_LN_K1, ln, s], a[4, 0], work[_LN_K2, ln, s] * a[4, 1])
+                    d += _erk_fma(work[_LN_K3, ln, s], a[4, 2], work[_LN_K4, ln, s] * a[4, 3])
                     work[_LN_YT, ln, s] = work[_LN_Y, ln, s] + d * hl
                 rhs(t[ln] + c[4] * hl, work[_LN_YT, ln], wl[ln], work[_LN_K5, ln])
         for ln in range(L):
             if row[ln] >= 0:
                 hl = hh[ln]
                 for s in range(N_STATES):
-                    d = _ln_fma(work[_LN_K1, ln, s], a[5, 0], work[_LN_K2, ln, s] * a[5, 1])
-                    d += _ln_fma(work[_LN_K3, ln, s], a[5, 2], work[_LN_K4, ln, s] * a[5, 3])
-                    d = _ln_fma(work[_LN_K5, ln, s], a[5, 4], d)
+                    d = _erk_fma(work[_LN_K1, ln, s], a[5, 0], work[_LN_K2, ln, s] * a[5, 1])
+                    d += _erk_fma(work[_LN_K3, ln, s], a[5, 2], work[_LN_K4, ln, s] * a[5, 3])
+                    d = _erk_fma(work[_LN_K5, ln, s], a[5, 4], d)
                     work[_LN_Y6, ln, s] = work[_LN_Y, ln, s] + d * hl
                 rhs(t[ln] + hl, work[_LN_Y6, ln], wl[ln], work[_LN_K6, ln])  # c[5] == 1
         for ln in range(L):
             if row[ln] >= 0:
                 hl = hh[ln]
                 for s in range(N_STATES):
-                    d = _ln_fma(work[_LN_K1, ln, s], b[0], work[_LN_K2, ln, s] * b[1])
-                    d += _ln_fma(work[_LN_K3, ln, s], b[2], work[_LN_K4, ln, s] * b[3])
-                    d = _ln_fma(work[_LN_K6, ln, s], b[5], _ln_fma(work[_LN_K5, ln, s], b[4], d))
+                    d = _erk_fma(work[_LN_K1, ln, s], b[0], work[_LN_K2, ln, s] * b[1])
+                    d += _erk_fma(work[_LN_K3, ln, s], b[2], work[_LN_K4, ln, s] * b[3])
+                    d = _erk_fma(work[_LN_K6, ln, s], b[5], _erk_fma(work[_LN_K5, ln, s], b[4], d))
                     work[_LN_YN, ln, s] = work[_LN_Y, ln, s] + hl * d
                 rhs(t[ln] + hl, work[_LN_YN, ln], wl[ln], work[_LN_K7, ln])  # c[6] == 1
         # --- error norm and controller for every busy lane --------------------------------
@@ -308,12 +270,12 @@ def _ln_chunk(
             acc = 0.0
             for s in range(N_STATES):
                 yabs = max(abs(work[_LN_Y, ln, s]), abs(work[_LN_YN, ln, s]))
-                d = _ln_fma(work[_LN_K1, ln, s], e[0], work[_LN_K2, ln, s] * e[1])
-                d += _ln_fma(work[_LN_K3, ln, s], e[2], work[_LN_K4, ln, s] * e[3])
-                d = _ln_fma(work[_LN_K5, ln, s], e[4], d)
-                d = _ln_fma(work[_LN_K7, ln, s], e[6], _ln_fma(work[_LN_K6, ln, s], e[5], d))
+                d = _erk_fma(work[_LN_K1, ln, s], e[0], work[_LN_K2, ln, s] * e[1])
+                d += _erk_fma(work[_LN_K3, ln, s], e[2], work[_LN_K4, ln, s] * e[3])
+                d = _erk_fma(work[_LN_K5, ln, s], e[4], d)
+                d = _erk_fma(work[_LN_K7, ln, s], e[6], _erk_fma(work[_LN_K6, ln, s], e[5], d))
                 xs = d * hl / (atol[s] + yabs * rtol)
-                acc = _ln_fma(xs, xs, acc)
+                acc = _erk_fma(xs, xs, acc)
             err = math.sqrt(acc) / sqrt_n
             good[ln], h[ln] = _erk_control(err, hl, rej[ln])
             nst[ln] += 1
@@ -326,7 +288,7 @@ def _ln_chunk(
             if not good[ln]:
                 rej[ln] = True
                 h_next = h[ln]
-                if h_next < 10.0 * _LN_EPS * abs(tl) + 1e-300:
+                if h_next < 10.0 * _ERK_EPS * abs(tl) + 1e-300:
                     ms[ln] = 10.0 * (np.nextafter(tl, np.inf) - tl)
                 if nst[ln] >= max_steps or h_next < ms[ln]:  # fails: the scalar path says how
                     redo[row[ln] - lo] = True
@@ -347,12 +309,14 @@ def _ln_chunk(
                     work[_LN_Q, ln, s] = work[_LN_Y, ln, s]
                     work[_LN_Q + 1, ln, s] = hl * work[_LN_K1, ln, s]
                     for j in range(1, 4):
-                        q = _ln_fma(pd[1, j], work[_LN_K2, ln, s], pd[0, j] * work[_LN_K1, ln, s])
-                        q = _ln_fma(pd[2, j], work[_LN_K3, ln, s], q)
-                        q = _ln_fma(pd[3, j], work[_LN_K4, ln, s], q)
-                        q = _ln_fma(pd[4, j], work[_LN_K5, ln, s], q)
-                        q = _ln_fma(pd[5, j], work[_LN_K6, ln, s], q)
-                        work[_LN_Q + j + 1, ln, s] = hl * _ln_fma(pd[6, j], work[_LN_K7, ln, s], q)
+                        q = _erk_fma(pd[1, j], work[_LN_K2, ln, s], pd[0, j] * work[_LN_K1, ln, s])
+                        q = _erk_fma(pd[2, j], work[_LN_K3, ln, s], q)
+                        q = _erk_fma(pd[3, j], work[_LN_K4, ln, s], q)
+                        q = _erk_fma(pd[4, j], work[_LN_K5, ln, s], q)
+                        q = _erk_fma(pd[5, j], work[_LN_K6, ln, s], q)
+                        work[_LN_Q + j + 1, ln, s] = hl * _erk_fma(
+                            pd[6, j], work[_LN_K7, ln, s], q
+                        )
                 inv_h = 1.0 / hl
                 # (views are made at the call: a view that lives across a loop costs atomic
                 # reference counting per use)
@@ -362,10 +326,10 @@ def _ln_chunk(
                         break
                     theta = (tk - tl) * inv_h
                     for s in range(N_STATES):
-                        q = _ln_fma(theta, work[_LN_Q + 4, ln, s], work[_LN_Q + 3, ln, s])
-                        q = _ln_fma(theta, q, work[_LN_Q + 2, ln, s])
-                        q = _ln_fma(theta, q, work[_LN_Q + 1, ln, s])
-                        work[_LN_YT, ln, s] = _ln_fma(theta, q, work[_LN_Q, ln, s])
+                        q = _erk_fma(theta, work[_LN_Q + 4, ln, s], work[_LN_Q + 3, ln, s])
+                        q = _erk_fma(theta, q, work[_LN_Q + 2, ln, s])
+                        q = _erk_fma(theta, q, work[_LN_Q + 1, ln, s])
+                        work[_LN_YT, ln, s] = _erk_fma(theta, q, work[_LN_Q, ln, s])
                     out(tk, work[_LN_YT, ln], wl[ln], o[ln])
                     for j in range(N_OUTPUTS):
                         r = o[ln, j] - data[k, j]
@@ -385,7 +349,7 @@ def _ln_chunk(
                     nstiff[ln] += 1
                 else:
                     nnon[ln] += 1
-                    if nnon[ln] == _LN_NNONSTIFF:
+                    if nnon[ln] == _ERK_NNONSTIFF:
                         nstiff[ln] = 0
             t[ln] = t_new
             for s in range(N_STATES):
@@ -394,7 +358,7 @@ def _ln_chunk(
             i = row[ln]
             if k >= n_t:
                 costs[i], statuses[i] = _ln_cost(X[i], sq[ln], n_t, cost)
-            elif (detect and nstiff[ln] >= _LN_NSTIFF) or nst[ln] >= max_steps:
+            elif (detect and nstiff[ln] >= _ERK_NSTIFF) or nst[ln] >= max_steps:
                 redo[i - lo] = True  # stiff or too many steps: the scalar path
             else:
                 rej[ln] = False
