@@ -149,6 +149,17 @@ def as_rows(function: Callable[[Any], Any], X: ArrayLike) -> NDArray[np.float64]
     """
     if not callable(function):
         raise TypeError(f"`function` must be callable; got {type(function).__name__}.")
+    return as_float_rows(X)
+
+
+def as_float_rows(X: ArrayLike) -> NDArray[np.float64]:  # noqa: N803
+    """A private float64 copy of ``X``, shape (n, d), or ``ValueError`` naming ``X``.
+
+    Examples
+    --------
+    >>> as_float_rows([[1, 2]]).dtype
+    dtype('float64')
+    """
     try:
         rows = np.array(X, dtype=np.float64)
     except (TypeError, ValueError) as exc:

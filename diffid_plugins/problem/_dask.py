@@ -43,6 +43,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from diffid_plugins.parallel._validation import as_float_rows
+
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from distributed import Client, Future
 
@@ -293,7 +295,7 @@ class DaskBackend:
         RuntimeError
             A block was lost more than ``retries`` times.
         """
-        rows = _as_rows(X)
+        rows = as_float_rows(X)
         n = rows.shape[0]
         costs = np.full(n, np.inf)
         statuses = np.zeros(n, dtype=np.int64)
@@ -389,19 +391,3 @@ def _positive_int_or_none(name: str, value: object, example: str) -> int | None:
             f"{example}, or None for the default."
         )
     return value
-
-
-def _as_rows(X: ArrayLike) -> NDArray[np.float64]:
-    try:
-        rows = np.array(X, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(
-            f"`X` must be a 2-dimensional array of numbers, shape (n, d); converting it to "
-            f"float64 failed ({exc}). Pass one parameter vector per row."
-        ) from exc
-    if rows.ndim != 2:
-        raise ValueError(
-            f"`X` has shape {rows.shape}, but it must be 2-dimensional, shape (n, d), with one "
-            "parameter vector per row. Use `np.atleast_2d(x)` for a single vector."
-        )
-    return rows
