@@ -41,7 +41,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from parallel_executor import busy_objective, calibrate  # noqa: E402
+from parallel_executor import _cpu_seconds, busy_objective, calibrate  # noqa: E402
 
 from diffid_plugins.problem._function import FunctionProblem  # noqa: E402
 
@@ -62,20 +62,6 @@ class BusyObjective:
 
     def __call__(self, x: np.ndarray) -> float:
         return busy_objective(x, self.iterations)
-
-
-def _cpu_seconds() -> float:
-    """CPU seconds of this process and its live children (Linux ``/proc``)."""
-    total = time.process_time()
-    tick = os.sysconf("SC_CLK_TCK")
-    for children in Path("/proc/self/task").glob("*/children"):
-        for pid in children.read_text().split():
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            total += (int(fields[11]) + int(fields[12])) / tick
-    return total
 
 
 def _measure(call: Callable[[], object]) -> tuple[float, float]:
