@@ -136,10 +136,10 @@ def python_objective_rows(n_items: int, repeats: int, workers: int) -> list[Row]
 
 
 def tutorial_problem() -> Any:
-    """The Lotka-Volterra tutorial problem (SSE) from ``diffid_plugins.problem._tutorial``."""
+    """The Lotka-Volterra tutorial problem (SSE) from ``diffid_plugins.examples``."""
     from diffid_plugins import compile_model
+    from diffid_plugins.examples import tutorial_data, tutorial_text
     from diffid_plugins.problem import Problem
-    from diffid_plugins.problem._tutorial import tutorial_data, tutorial_text
 
     return Problem(compile_model(tutorial_text()), tutorial_data())
 
@@ -152,8 +152,8 @@ def dask_rows(n_rows: int, repeats: int) -> tuple[list[Row], str]:
         problem = tutorial_problem()
     except ImportError as exc:
         return [], f"part 2 skipped: {exc}"
+    from diffid_plugins.examples import TUTORIAL_TRUE
     from diffid_plugins.problem._dask import DaskBackend
-    from diffid_plugins.problem._tutorial import TUTORIAL_TRUE
 
     X = TUTORIAL_TRUE * np.random.default_rng(1).uniform(0.8, 1.2, size=(n_rows, 4))
     reference = problem.evaluate_batch(X, n_threads=1)

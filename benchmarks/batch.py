@@ -9,13 +9,20 @@ Run from the repository root::
 The problem is the seed tutorial's (diffid's parallel-optimisation notebook): Lotka-Volterra,
 500 points on [0, 100], noise 0.3 after ``np.random.seed(42)``, data from scipy RK45 at default
 settings, rtol 1e-6, atol 1e-8, SSE over both outputs
-(``diffid_plugins.problem._tutorial``). The population is 2000 points within +-20 % of the true
+(``diffid_plugins.examples``). The population is 2000 points within +-20 % of the true
 parameters (a CMA-ES-like cloud around a start point).
 
 Rows:
 
-* ours: ``Problem.evaluate`` in a Python loop, and ``evaluate_batch`` on 1 and 2 threads
-  (the lane-interleaved kernel), and on 1 thread with the scalar kernel (one solve per row);
+* ours, specialised tier (``compile_model(text, tier="specialised")``: the solver compiled
+  specialised to the model, the fast path): ``Problem.evaluate`` in a Python loop, and
+  ``evaluate_batch`` on 1 and 2 threads (the lane-interleaved kernel), and on 1 thread with the
+  scalar kernel (one solve per row);
+* ours, generic tier (``compile_model(text, tier="generic")``: solver and batch kernels
+  compiled once per install, calling the model through kernel addresses):
+  ``evaluate_batch`` on 1 and 2 threads, timed alternately with the specialised batches; the
+  "gen/spec" column is the generic / specialised time ratio (median of back-to-back repeats;
+  goal: within 1.3x), and the script prints whether both tiers' costs are bit-identical;
 * diffid 0.3.0 (its own interpreter, ``../shared/tools/diffid-python``): ``Problem.evaluate``
   in a loop (sequential) and CMA-ES (100 generations, step 0.3, as the tutorial) with
   ``with_parallel(False)`` / ``with_parallel(True)``, time per evaluation =
@@ -25,8 +32,12 @@ Rows:
   threads (whole batch).
 
 Times are medians over repeats; the spread is (max - min) / median over the repeats. Ratios
-are measured in the same run (absolute times drift on a shared machine). The 1- and 2-thread
-batches are timed alternately so that both see the same machine load.
+are measured in the same run (absolute times drift on a shared machine): "x ours 1t" is time /
+ours specialised ``evaluate_batch`` on 1 thread, "vs diffid" the speed-up over diffid's
+``evaluate()`` loop (diffid time / row time). The 1- and 2-thread batches of both tiers are
+timed alternately so that all see the same machine load. Background compiles of the
+specialised tier are switched off (``DIFFID_PLUGINS_BACKGROUND=0``), and each tier is compiled
+explicitly with ``tier=``.
 
 Other engineers add rows (process backend, Dask) with :func:`register_rows`.
 """
@@ -49,7 +60,11 @@ from typing import Any
 
 import numpy as np
 
+# No background compile of the specialised tier while timing (each tier is compiled explicitly).
+os.environ.setdefault("DIFFID_PLUGINS_BACKGROUND", "0")
+
 ROOT = Path(__file__).resolve().parents[1]
+GOAL_GENERIC = 1.3  # generic tier within 1.3x of the specialised tier's time
 DIFFID_PYTHON = ROOT.parent / "shared" / "tools" / "diffid-python"
 
 
@@ -62,11 +77,16 @@ class Row:
     spread: float
     unit: str = "per eval"
     note: str = ""
+    vs_specialised: float = math.nan  # generic rows: generic / specialised time
 
 
 @dataclass
 class Context:
-    """What a row function gets: the tutorial problem, population, box draws, settings."""
+    """What a row function gets: the tutorial problem, population, box draws, settings.
+
+    ``problem`` is served by the specialised tier, ``generic`` (the same problem) by the
+    generic tier.
+    """
 
     problem: Any
     population: np.ndarray
@@ -74,6 +94,7 @@ class Context:
     text: str
     data: np.ndarray
     repeats: int
+    generic: Any = None
 
 
 RowFunction = Callable[[Context], list[Row]]
@@ -101,10 +122,11 @@ def _stat(times: list[float], per: int) -> tuple[float, float]:
 
 
 # --- ours ----------------------------------------------------------------------------------
-def run_ours(ctx: Context) -> tuple[list[Row], dict[str, float]]:
-    problem, X = ctx.problem, ctx.population
-    problem.evaluate_batch(X[:4], n_threads=1)  # load / compile outside the timing
-    problem.evaluate_batch(X[:4], n_threads=2)
+def run_ours(ctx: Context) -> tuple[list[Row], dict[str, Any]]:
+    problem, generic, X = ctx.problem, ctx.generic, ctx.population
+    for p in (problem, generic):  # load / compile outside the timing
+        p.evaluate_batch(X[:4], n_threads=1)
+        p.evaluate_batch(X[:4], n_threads=2)
     n_loop = 200
     loop = _timed(lambda: [problem.evaluate(x) for x in X[:n_loop]], ctx.repeats)
     # The same problem on the scalar batch kernel (one solve per row, no lanes), for the
@@ -115,32 +137,84 @@ def run_ours(ctx: Context) -> tuple[list[Row], dict[str, float]]:
     t1: list[float] = []
     t2: list[float] = []
     t1s: list[float] = []
+    g1: list[float] = []
+    g2: list[float] = []
     for _ in range(ctx.repeats):  # alternate, so all see the same load
         t1 += _timed(lambda: problem.evaluate_batch(X, n_threads=1), 1)
+        g1 += _timed(lambda: generic.evaluate_batch(X, n_threads=1), 1)
         t2 += _timed(lambda: problem.evaluate_batch(X, n_threads=2), 1)
+        g2 += _timed(lambda: generic.evaluate_batch(X, n_threads=2), 1)
         t1s += _timed(lambda: scalar.evaluate_batch(X, n_threads=1), 1)
     box = _timed(lambda: problem.evaluate_batch(ctx.box, n_threads=2), max(3, ctx.repeats // 2))
     _, statuses = problem.evaluate_batch(ctx.box, n_threads=2, return_status=True)
     n_fail = int(np.sum(statuses < 0))
+    # generic / specialised per repeat (back to back), then the median
+    gs1 = [g / t for g, t in zip(g1, t1, strict=True)]
+    gs2 = [g / t for g, t in zip(g2, t2, strict=True)]
     rows = [
-        Row("ours evaluate() loop, 1 thread", *_stat(loop, n_loop)),
-        Row("ours evaluate_batch, 1 thread", *_stat(t1, len(X))),
-        Row("ours evaluate_batch, 2 threads", *_stat(t2, len(X))),
-        Row("ours scalar kernel (no lanes), 1 thread", *_stat(t1s, len(X))),
+        Row("ours specialised evaluate() loop, 1 thread", *_stat(loop, n_loop)),
+        Row("ours specialised evaluate_batch, 1 thread", *_stat(t1, len(X))),
+        Row("ours specialised evaluate_batch, 2 threads", *_stat(t2, len(X))),
+        Row("ours specialised scalar kernel, 1 thread", *_stat(t1s, len(X)), note="no lanes"),
         Row(
-            "ours 10k box draws, 2 threads",
+            "ours generic evaluate_batch, 1 thread",
+            *_stat(g1, len(X)),
+            vs_specialised=float(np.median(gs1)),
+        ),
+        Row(
+            "ours generic evaluate_batch, 2 threads",
+            *_stat(g2, len(X)),
+            vs_specialised=float(np.median(gs2)),
+        ),
+        Row(
+            "ours specialised 10k box draws, 2 threads",
             *_stat(box, 1),
             unit="per batch",
             note=f"{n_fail} failed rows",
         ),
     ]
-    e1 = float(np.median(t1)) / len(X)
-    e2 = float(np.median(t2)) / len(X)
-    best = {"batch1_min": min(t1) / len(X), "batch2_min": min(t2) / len(X)}
+    out: dict[str, Any] = {
+        "loop": rows[0].median,
+        "batch1": float(np.median(t1)) / len(X),
+        "batch2": float(np.median(t2)) / len(X),
+        "batch1_min": min(t1) / len(X),
+        "batch2_min": min(t2) / len(X),
+        "generic1": float(np.median(g1)) / len(X),
+        "generic2": float(np.median(g2)) / len(X),
+        "generic1_min": min(g1) / len(X),
+        "generic2_min": min(g2) / len(X),
+        "gs1": float(np.median(gs1)),
+        "gs2": float(np.median(gs2)),
+        "gs1_range": (min(gs1), max(gs1)),
+        "gs2_range": (min(gs2), max(gs2)),
+    }
     lanes = [s / t for s, t in zip(t1s, t1, strict=True)]  # per repeat, back to back
-    best["lanes_speedup"] = float(np.median(lanes))
-    best["lanes_speedup_range"] = (min(lanes), max(lanes))
-    return rows, {"batch1": e1, "batch2": e2, "loop": rows[0].median, **best}
+    out["lanes_speedup"] = float(np.median(lanes))
+    out["lanes_speedup_range"] = (min(lanes), max(lanes))
+    return rows, out
+
+
+def check_tiers(ctx: Context) -> str:
+    """Whether both tiers give bit-identical costs and statuses on the benchmark batches."""
+    checks = []
+    for label, X, threads in (
+        ("population, 1 thread", ctx.population, 1),
+        ("population, 2 threads", ctx.population, 2),
+        ("10k box draws, 2 threads", ctx.box, 2),
+    ):
+        c_s, s_s = ctx.problem.evaluate_batch(X, n_threads=threads, return_status=True)
+        c_g, s_g = ctx.generic.evaluate_batch(X, n_threads=threads, return_status=True)
+        same = np.array_equal(c_s, c_g, equal_nan=True) and np.array_equal(s_s, s_g)
+        n_diff = int(np.sum((c_s != c_g) & ~(np.isnan(c_s) & np.isnan(c_g))))
+        checks.append((label, same, n_diff))
+    ok = all(same for _, same, _ in checks)
+    detail = ", ".join(
+        f"{label} {'same' if same else f'{n_diff} costs differ'}" for label, same, n_diff in checks
+    )
+    tiers = f"served by {ctx.problem.last_tier!r} / {ctx.generic.last_tier!r}"
+    return (
+        f"generic vs specialised costs bit-identical: {'yes' if ok else 'no'} ({detail}; {tiers})"
+    )
 
 
 # --- diffid 0.3.0 ---------------------------------------------------------------------------
@@ -246,16 +320,27 @@ def _fmt_time(seconds: float) -> str:
     return f"{seconds:.2f} s"
 
 
-def print_table(rows: list[Row], reference: float, extra: list[str]) -> None:
+def print_table(
+    rows: list[Row], reference: float, extra: list[str], diffid: float = math.nan
+) -> None:
+    """Print the rows; ratios against ``reference`` (ours specialised, 1 thread) and ``diffid``
+    (its ``evaluate()`` loop, per eval)."""
+    width = 112
     print()
-    print(f"{'case':<40} {'time':>11} {'unit':>10} {'spread':>7} {'x ours 1t':>10}  note")
-    print("-" * 100)
+    print(
+        f"{'case':<46} {'time':>11} {'unit':>10} {'spread':>7} {'x ours 1t':>10} "
+        f"{'vs diffid':>10} {'gen/spec':>9}  note"
+    )
+    print("-" * width)
     for r in rows:
-        ratio = f"{r.median / reference:.2f}" if r.unit == "per eval" and reference else ""
+        per_eval = r.unit == "per eval" and math.isfinite(r.median)
+        ratio = f"{r.median / reference:.2f}" if per_eval and reference else ""
+        vs_diffid = f"{diffid / r.median:.1f}x" if per_eval and math.isfinite(diffid) else ""
+        gen_spec = f"{r.vs_specialised:.2f}" if math.isfinite(r.vs_specialised) else ""
         spread = f"{100 * r.spread:.0f}%" if math.isfinite(r.spread) else ""
         cells = f"{_fmt_time(r.median):>11} {r.unit:>10} {spread:>7} {ratio:>10}"
-        print(f"{r.name:<40} {cells}  {r.note}")
-    print("-" * 100)
+        print(f"{r.name:<46} {cells} {vs_diffid:>10} {gen_spec:>9}  {r.note}")
+    print("-" * width)
     for line in extra:
         print(line)
 
@@ -269,7 +354,7 @@ def main(argv: list[str] | None = None) -> None:
     repeats = args.repeats or (3 if args.quick else 7)
 
     from diffid_plugins import Problem, compile_model
-    from diffid_plugins.problem._tutorial import (
+    from diffid_plugins.examples import (
         TUTORIAL_BOX,
         TUTORIAL_TRUE,
         tutorial_data,
@@ -278,25 +363,41 @@ def main(argv: list[str] | None = None) -> None:
 
     load_start = os.getloadavg()[0]
     text, data = tutorial_text(), tutorial_data()
-    t = time.perf_counter()
-    problem = Problem(compile_model(text), data)
-    problem.evaluate(problem.x0)
-    load = time.perf_counter() - t
+    problems = {}
+    for tier in ("specialised", "generic"):
+        t = time.perf_counter()
+        problems[tier] = Problem(compile_model(text, tier=tier), data)
+        problems[tier].evaluate(problems[tier].x0)
+        load = time.perf_counter() - t
+        print(
+            f"[ours] {tier} tier: model load + first evaluation {load:.2f} s",
+            file=sys.stderr,
+            flush=True,
+        )
+    problem, generic = problems["specialised"], problems["generic"]
     rng = np.random.default_rng(0)
     population = TUTORIAL_TRUE * rng.uniform(0.8, 1.2, (2000, 4))
     box = rng.uniform(TUTORIAL_BOX[:, 0], TUTORIAL_BOX[:, 1], (10_000, 4))
-    ctx = Context(problem, population, box, text, data, repeats)
+    ctx = Context(problem, population, box, text, data, repeats, generic=generic)
 
-    print(f"[ours] model load + first evaluation: {load:.2f} s", file=sys.stderr, flush=True)
     rows, ours = run_ours(ctx)
+    met = "met" if max(ours["gs1"], ours["gs2"]) <= GOAL_GENERIC else "NOT met"
     extra = [
-        f"2-thread efficiency (1-thread time / (2 x 2-thread time)): "
+        f"2-thread efficiency (1-thread time / (2 x 2-thread time)): specialised "
         f"{ours['batch1'] / (2 * ours['batch2']):.2f} (medians), "
-        f"{ours['batch1_min'] / (2 * ours['batch2_min']):.2f} (best of repeats)",
+        f"{ours['batch1_min'] / (2 * ours['batch2_min']):.2f} (best of repeats); generic "
+        f"{ours['generic1'] / (2 * ours['generic2']):.2f} (medians), "
+        f"{ours['generic1_min'] / (2 * ours['generic2_min']):.2f} (best of repeats)",
+        f"generic / specialised time (goal: within {GOAL_GENERIC}x): 1 thread "
+        f"{ours['gs1']:.2f}x (range {ours['gs1_range'][0]:.2f}-{ours['gs1_range'][1]:.2f}), "
+        f"2 threads {ours['gs2']:.2f}x (range {ours['gs2_range'][0]:.2f}-"
+        f"{ours['gs2_range'][1]:.2f}); medians of back-to-back repeats; goal {met}",
         f"lanes kernel vs scalar kernel, 1 thread: {ours['lanes_speedup']:.2f}x (median of "
         f"back-to-back repeats; range {ours['lanes_speedup_range'][0]:.2f}-"
         f"{ours['lanes_speedup_range'][1]:.2f})",
+        check_tiers(ctx),
     ]
+    d_loop = math.nan
     if not args.no_diffid:
         print("[diffid] running in its own interpreter ...", file=sys.stderr, flush=True)
         drows, dres = run_diffid(ctx)
@@ -308,14 +409,32 @@ def main(argv: list[str] | None = None) -> None:
             rel = np.abs(mine[ok] - theirs[ok]) / np.abs(theirs[ok])
             d_loop = float(np.median(dres["loop"]))
             # ours again right after diffid: the load of a shared machine drifts in minutes
-            again = _timed(lambda: problem.evaluate_batch(population, n_threads=1), repeats)
+            again: list[float] = []
+            again_g: list[float] = []
+            for _ in range(repeats):  # alternate the tiers again
+                again += _timed(lambda: problem.evaluate_batch(population, n_threads=1), 1)
+                again_g += _timed(lambda: generic.evaluate_batch(population, n_threads=1), 1)
             after = float(np.median(again)) / len(population)
-            rows.append(Row("ours evaluate_batch, 1 thread (after)", after, _spread(again)))
+            after_g = float(np.median(again_g)) / len(population)
+            gs_after = [g / t for g, t in zip(again_g, again, strict=True)]
+            rows.append(Row("ours specialised evaluate_batch, 1t (after)", after, _spread(again)))
+            rows.append(
+                Row(
+                    "ours generic evaluate_batch, 1t (after)",
+                    after_g,
+                    _spread(again_g),
+                    vs_specialised=float(np.median(gs_after)),
+                )
+            )
+            best_d = min(dres["loop"])
             extra.append(
-                f"speed-up vs diffid evaluate(), 1 thread: {d_loop / ours['batch1']:.1f}x / "
-                f"{d_loop / after:.1f}x (our batch before / after diffid), "
-                f"{d_loop / ours['loop']:.1f}x (our evaluate() loop); best of repeats: "
-                f"{min(dres['loop']) / min(ours['batch1_min'], min(again) / len(population)):.1f}x"
+                f"speed-up vs diffid evaluate(), 1 thread: specialised "
+                f"{d_loop / ours['batch1']:.1f}x / {d_loop / after:.1f}x (our batch before / "
+                f"after diffid), {d_loop / ours['loop']:.1f}x (our evaluate() loop); generic "
+                f"{d_loop / ours['generic1']:.1f}x / {d_loop / after_g:.1f}x; best of repeats: "
+                f"specialised "
+                f"{best_d / min(ours['batch1_min'], min(again) / len(population)):.1f}x, generic "
+                f"{best_d / min(ours['generic1_min'], min(again_g) / len(population)):.1f}x"
             )
             extra.append(
                 f"SSE ours vs diffid on the {int(ok.sum())} population points: median relative "
@@ -330,7 +449,7 @@ def main(argv: list[str] | None = None) -> None:
         f"load average (1 min) at start / end: {load_start:.2f} / {load_end:.2f} on "
         f"{os.cpu_count()} cores (other processes make 2-thread numbers meaningless)"
     )
-    print_table(rows, ours["batch1"], extra)
+    print_table(rows, ours["batch1"], extra, d_loop)
 
 
 if __name__ == "__main__":

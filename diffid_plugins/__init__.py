@@ -4,7 +4,8 @@ Compile a model written in DiffSL to numba kernels with :func:`compile_model`, s
 :func:`solve`, and score many parameter sets at once against data with :class:`Problem`.
 
 Importing the package does not import numba or any optional dependency: the names that need
-the numba stack (:func:`solve`, :class:`Solution`) load on first use.
+the numba stack (:func:`compile_model`, :func:`solve`, :class:`Solution`, ...) load on first
+use.
 """
 
 from __future__ import annotations
@@ -12,19 +13,31 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from diffid_plugins.diffsl import CompiledModel, check_model, compile_model
-from diffid_plugins.errors import DiffidError, DiffSLError, SolverError
+from diffid_plugins.diffsl import CompiledModel, check_model
+from diffid_plugins.errors import (
+    ArgumentError,
+    ArgumentTypeError,
+    DiffidError,
+    DiffSLError,
+    ResultError,
+    ResultTypeError,
+    SolverError,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "RMSE",
     "SSE",
+    "ArgumentError",
+    "ArgumentTypeError",
     "CompiledModel",
     "DiffSLError",
     "DiffidError",
     "GaussianNLL",
     "Problem",
+    "ResultError",
+    "ResultTypeError",
     "Solution",
     "SolverError",
     "__version__",
@@ -35,6 +48,7 @@ __all__ = [
 
 #: Public names loaded lazily: name -> module that defines it.
 _LAZY = {
+    "compile_model": "diffid_plugins._kernels",
     "solve": "diffid_plugins.solvers",
     "Solution": "diffid_plugins.solvers",
     "Problem": "diffid_plugins.problem",

@@ -44,7 +44,17 @@ from pathlib import Path
 
 import platformdirs
 
-__all__ = ["CACHE_DIR_ENV", "cache_dir", "clear_cache", "load_source_module", "source_key"]
+from diffid_plugins.errors import ArgumentError
+
+__all__ = [
+    "CACHE_DIR_ENV",
+    "cache_dir",
+    "clear_cache",
+    "load_source_module",
+    "module_path",
+    "scrub_numba_cache",
+    "source_key",
+]
 
 CACHE_DIR_ENV = "DIFFID_PLUGINS_CACHE_DIR"
 """Name of the environment variable that overrides the cache root directory."""
@@ -343,7 +353,7 @@ def load_source_module(source: str, *, prefix: str = "model") -> types.ModuleTyp
     differs, through a temporary file and an atomic rename, so concurrent processes are safe.
     """
     if not isinstance(prefix, str) or not _PREFIX_RE.fullmatch(prefix):
-        raise ValueError(
+        raise ArgumentError(
             f"`prefix` must be a Python identifier such as 'model', got {prefix!r}; it becomes "
             f"part of a module name."
         )
@@ -353,11 +363,99 @@ def load_source_module(source: str, *, prefix: str = "model") -> types.ModuleTyp
         module = _MODULES.get(name)
         if module is not None:
             return module
-        path = cache_dir() / f"{prefix}_{key[:24]}.py"
+        path = module_path(source, prefix=prefix)
         _write_atomically(path, source.encode("utf-8"))
+        scrub_numba_cache(path)
         module = _import_generated(name, path, source)
         _MODULES[name] = module
         return module
+
+
+def module_path(source: str, *, prefix: str = "model") -> Path:
+    """The cache file that :func:`load_source_module` uses for ``source`` (not written here).
+
+    Parameters
+    ----------
+    source : str
+        Complete Python source of the module.
+    prefix : str, default ``"model"``
+        Start of the file name (a Python identifier).
+
+    Returns
+    -------
+    pathlib.Path
+        ``<cache_dir()>/<prefix>_<key[:24]>.py``.
+    """
+    return cache_dir() / f"{prefix}_{source_key(source)[:24]}.py"
+
+
+def _numba_cache_files(path: Path) -> list[Path]:
+    """numba's index and data files for the functions of generated module ``path``."""
+    dirs = [path.parent / "__pycache__"]
+    override = os.environ.get("NUMBA_CACHE_DIR", "").strip()
+    if override:
+        dirs += [d for d in Path(override).glob(f"{path.parent.name}_*") if d.is_dir()]
+    files: list[Path] = []
+    for directory in dirs:
+        with contextlib.suppress(OSError):
+            files += [
+                f
+                for f in directory.glob(f"{path.stem}.*")
+                if f.suffix in (".nbi", ".nbc") and f.is_file()
+            ]
+    return files
+
+
+def _is_complete_pickle(path: Path) -> bool:
+    """Whether a numba cache file ends like a complete pickle (its last byte is STOP, ``.``).
+
+    numba does not guard against truncated cache files (a killed writer, a full disk): loading
+    one raises ``EOFError`` or ``UnpicklingError`` instead of recompiling (numba issue #10434).
+    Every complete file it writes ends with a pickle's STOP opcode, so one byte tells.
+    """
+    try:
+        with path.open("rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            if handle.tell() == 0:
+                return False
+            handle.seek(-1, os.SEEK_END)
+            return handle.read(1) == b"."
+    except OSError:
+        return True  # gone or unreadable: numba treats it as a miss
+
+
+def scrub_numba_cache(path: Path) -> int:
+    """Delete numba's cache files of generated module ``path`` if any of them is truncated.
+
+    All of the module's files go together (index and data must agree), so numba compiles that
+    module's functions again and rewrites them; a warning says so.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        A generated module file in the cache directory.
+
+    Returns
+    -------
+    int
+        The number of files deleted (0 when all were complete).
+    """
+    files = _numba_cache_files(path)
+    if all(_is_complete_pickle(f) for f in files):
+        return 0
+    removed = 0
+    for f in files:
+        with contextlib.suppress(FileNotFoundError):
+            f.unlink()
+            removed += 1
+    warnings.warn(
+        f"numba's cache of the generated module {path.name!r} was incomplete (a truncated "
+        f"file, e.g. from an interrupted write); it was deleted and the module is compiled "
+        f"again.",
+        RuntimeWarning,
+        stacklevel=3,
+    )
+    return removed
 
 
 def _generated_dirs(root: Path) -> list[Path]:

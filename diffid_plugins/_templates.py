@@ -20,13 +20,23 @@ import tokenize
 import types
 from collections.abc import Sequence
 
-__all__ = ["BINDINGS_MARKER", "assemble", "template_source"]
+from diffid_plugins.errors import ArgumentError
+
+__all__ = [
+    "BINDINGS_MARKER",
+    "KERNEL_NAMES",
+    "VALUE_NAMES",
+    "assemble",
+    "exec_template",
+    "generic_source",
+    "template_source",
+]
 
 BINDINGS_MARKER = "# model-bindings"
 """Comment that marks the import of the model bindings in a template module."""
 
 
-_LOCK = threading.Lock()
+_LOCK = threading.RLock()
 #: module name -> (module text, stripped text): each template is parsed once per process.
 _CACHE: dict[str, tuple[str, str]] = {}
 
@@ -36,7 +46,7 @@ def _module_text(module: types.ModuleType) -> str:
     try:
         return inspect.getsource(module)
     except (OSError, TypeError) as exc:
-        raise ValueError(
+        raise ArgumentError(
             f"cannot read the source of template module {module.__name__!r} ({exc}); a "
             f"template must be a module with a Python source file."
         ) from exc
@@ -57,7 +67,7 @@ def _marker_lines(text: str) -> list[int]:
     ]
 
 
-def template_source(module: types.ModuleType) -> str:
+def template_source(module: types.ModuleType, *, bindings: bool = True) -> str:
     """Return the text of a template module without its model-bindings import.
 
     Parameters
@@ -66,6 +76,8 @@ def template_source(module: types.ModuleType) -> str:
         An imported template module. It must contain at least one top-level import of the
         model names that carries the comment ``# model-bindings``, normally on one line:
         ``from diffid_plugins.solvers._bindings import N_STATES, rhs  # model-bindings``.
+        A module that uses no model name (a tier's bindings prelude) passes
+        ``bindings=False`` and needs no marker.
         The marker may share its comment with others (``# model-bindings  # noqa: E501``),
         and the parenthesised multi-line form that ``ruff format`` makes of a long import,
         with the marker on any of its lines, is removed whole.
@@ -93,12 +105,12 @@ def template_source(module: types.ModuleType) -> str:
         if cached is not None and cached[0] == text:
             return cached[1]
         tree = ast.parse(text)
-        result = _strip(name, text, tree)
+        result = _strip(name, text, tree, bindings)
         _CACHE[name] = (text, result)
         return result
 
 
-def _strip(name: str, text: str, tree: ast.Module) -> str:
+def _strip(name: str, text: str, tree: ast.Module, bindings: bool) -> str:
     """The template text without its model-bindings and ``__future__`` imports."""
     markers = _marker_lines(text)
     drop: set[int] = set()
@@ -109,15 +121,15 @@ def _strip(name: str, text: str, tree: ast.Module) -> str:
         is_future = isinstance(node, ast.ImportFrom) and node.module == "__future__"
         if is_future or any(line in span for line in markers):
             drop.update(span)
-    if not markers:
-        raise ValueError(
+    if not markers and bindings:
+        raise ArgumentError(
             f"template module {name!r} has no {BINDINGS_MARKER!r} comment; a template must "
             f"import the model names it calls on one line such as "
             f"`from diffid_plugins.solvers._bindings import N_STATES, rhs  {BINDINGS_MARKER}`."
         )
     stray = [line for line in markers if line not in drop]
     if stray:
-        raise ValueError(
+        raise ArgumentError(
             f"line {stray[0]} of template module {name!r} has the {BINDINGS_MARKER!r} "
             f"comment but is not part of a top-level import statement; put the marker only "
             f"on the line that imports the model names."
@@ -161,3 +173,182 @@ def assemble(model_source: str, templates: Sequence[types.ModuleType]) -> str:
     for module in templates:
         parts += ["\n\n", _header(f"template {module.__name__}"), template_source(module)]
     return "".join(parts)
+
+
+# --- the generic tier ------------------------------------------------------------------------
+KERNEL_NAMES = frozenset({"prepare", "u0", "rhs", "jac", "mass", "out", "stop", "reset"})
+"""Model kernels a template may call (``docs/kernel-contract.md``)."""
+
+VALUE_NAMES = frozenset(
+    {
+        "N_STATES",
+        "N_INPUTS",
+        "N_OUTPUTS",
+        "N_STOP",
+        "N_WORK",
+        "HAS_MASS",
+        "MASS_TIME_DEPENDENT",
+        "HAS_RESET",
+        "RHS_DEPENDS_ON_T",
+        "SOLVER_HAS_STIFF",
+        "ALGEBRAIC",
+        "ALGEBRAIC_INDEX",
+        "DIFFERENTIAL_INDEX",
+    }
+)
+"""Model sizes, flags and index arrays a template may read (inside its kernels only)."""
+
+_MD = "md"
+
+
+def _is_njit(node: ast.FunctionDef) -> bool:
+    """Whether a function is decorated with ``@njit`` or ``@njit(...)``."""
+    for dec in node.decorator_list:
+        target = dec.func if isinstance(dec, ast.Call) else dec
+        if isinstance(target, ast.Name) and target.id == "njit":
+            return True
+    return False
+
+
+class _Genericise(ast.NodeTransformer):
+    """Rewrite a template for the generic tier (see :func:`generic_source`)."""
+
+    def __init__(self, module: str, kernels: frozenset[str]) -> None:
+        self.module = module
+        self.kernels = kernels
+        self.depth = 0
+
+    def _fail(self, node: ast.AST, what: str) -> ValueError:
+        line = getattr(node, "lineno", "?")
+        return ValueError(
+            f"template {self.module!r}, line {line}: {what}; templates use the model names "
+            f"only inside @njit functions, as calls `rhs(...)` and values `N_STATES` (see "
+            f"docs/kernel-contract.md)."
+        )
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:  # noqa: N802
+        if not _is_njit(node):
+            return node  # plain Python helpers and intrinsics run at import, untouched
+        if self.depth:
+            raise self._fail(node, "nested @njit functions are not supported")
+        names = {a.arg for a in node.args.posonlyargs + node.args.args + node.args.kwonlyargs}
+        clash = names & (KERNEL_NAMES | VALUE_NAMES | {_MD})
+        if clash:
+            raise self._fail(node, f"parameter {sorted(clash)[0]!r} shadows a model name")
+        node.args.args.insert(0, ast.arg(arg=_MD))
+        self.depth += 1
+        self.generic_visit(node)
+        self.depth -= 1
+        return node
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:  # noqa: N802
+        func = node.func
+        if isinstance(func, ast.Name) and (func.id in KERNEL_NAMES or func.id in self.kernels):
+            if not self.depth:
+                raise self._fail(node, f"call of {func.id!r} at module level")
+            node.args = [self.visit(a) for a in node.args]
+            node.keywords = [self.visit(k) for k in node.keywords]
+            name = f"_g_{func.id}" if func.id in KERNEL_NAMES else func.id
+            node.func = ast.copy_location(ast.Name(id=name, ctx=ast.Load()), func)
+            node.args.insert(0, ast.Name(id=_MD, ctx=ast.Load()))
+            return node
+        return self.generic_visit(node)
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:  # noqa: N802
+        if node.id in VALUE_NAMES or node.id in KERNEL_NAMES:
+            if not isinstance(node.ctx, ast.Load):
+                raise self._fail(node, f"assignment to the model name {node.id!r}")
+            if node.id in KERNEL_NAMES or not self.depth:
+                raise self._fail(node, f"use of {node.id!r} outside a call in a kernel")
+            call = ast.Call(
+                func=ast.Name(id=f"_g_{node.id}", ctx=ast.Load()),
+                args=[ast.Name(id=_MD, ctx=ast.Load())],
+                keywords=[],
+            )
+            return ast.copy_location(call, node)
+        return node
+
+
+def _njit_functions(tree: ast.Module) -> set[str]:
+    """Names of the module-level ``@njit`` functions of a template."""
+    return {
+        node.name
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef) and _is_njit(node)
+    }
+
+
+def generic_source(
+    prelude: types.ModuleType, templates: Sequence[types.ModuleType]
+) -> str:
+    """The source of the generic-tier module: ``prelude`` and the rewritten templates.
+
+    In the generic tier the model is not a set of module globals but a run-time argument: the
+    model descriptor ``md`` (``solvers/_abi.py``). Each template's text (as
+    :func:`template_source` returns it) is rewritten so that
+
+    * every ``@njit`` function of the templates takes ``md`` as its first parameter, and every
+      call of one passes it on;
+    * a call of a model kernel ``rhs(t, y, w, dy)`` becomes ``_g_rhs(md, t, y, w, dy)``;
+    * a model value ``N_STATES`` (any name in :data:`VALUE_NAMES`) becomes
+      ``_g_N_STATES(md)``.
+
+    The ``_g_*`` functions come from ``prelude`` (``solvers/_generic.py``), included first,
+    unchanged. The arithmetic of the templates is untouched, so both tiers compute the same
+    numbers in the same order. Comments are not kept (the text is produced by
+    :func:`ast.unparse`).
+
+    Parameters
+    ----------
+    prelude : types.ModuleType
+        Template module that defines the ``_g_*`` bindings.
+    templates : sequence of types.ModuleType
+        Template modules, in dependency order.
+
+    Returns
+    -------
+    str
+        Module source for :func:`diffid_plugins._codecache.load_source_module`.
+
+    Raises
+    ------
+    ValueError
+        If a template uses a model name where it cannot be rewritten (at module level, as a
+        value that is not called, or shadowed by a parameter).
+    """
+    trees = []
+    with _LOCK:
+        for module in templates:
+            trees.append((module.__name__, ast.parse(template_source(module))))
+    kernels = frozenset().union(*(_njit_functions(tree) for _, tree in trees))
+    parts = [
+        "# Generated by diffid_plugins (generic solver tier). Do not edit: this file is "
+        "rewritten when needed.\n",
+        "\n",
+        _header(f"bindings {prelude.__name__}"),
+        template_source(prelude, bindings=False),
+    ]
+    for name, tree in trees:
+        rewritten = ast.fix_missing_locations(_Genericise(name, kernels).visit(tree))
+        parts += ["\n\n", _header(f"template {name} (generic)"), ast.unparse(rewritten), "\n"]
+    return "".join(parts)
+
+
+def exec_template(text: str, name: str, namespace: dict[str, object]) -> None:
+    """Execute template text in an in-memory namespace (models bound at run time).
+
+    Such a namespace has no source file, so numba cannot cache its functions: the one
+    decorator option that differs from the on-disk tiers, ``cache=True``, is switched off
+    here (the only place that edits template text besides :func:`generic_source`).
+
+    Parameters
+    ----------
+    text : str
+        Template text, as :func:`template_source` returns it.
+    name : str
+        The template module's name (shown in tracebacks).
+    namespace : dict
+        Globals holding the model bindings; the template's functions are added to it.
+    """
+    text = text.replace("cache=True", "cache=False")
+    exec(compile(text, f"<diffid_plugins template {name}>", "exec"), namespace)

@@ -1,19 +1,79 @@
 """Exception hierarchy of diffid_plugins.
 
 Every exception the package raises on purpose derives from :class:`DiffidError`, so
-``except DiffidError`` catches them all. Errors about user input also derive from
-``ValueError`` so that generic input-validation handlers keep working.
+``except DiffidError`` catches them all. Errors about user input also derive from the
+built-in exception a generic handler expects, so that such handlers keep working:
+
+- :class:`ArgumentError` (a ``ValueError``): an argument has a value the package cannot use;
+  :class:`~diffid_plugins.problem.ProblemError` and :class:`DiffSLError` are the
+  problem's and the compiler's kinds of it;
+- :class:`ArgumentTypeError` (a ``TypeError``): an argument has the wrong type;
+- :class:`ResultError` (a ``ValueError``) and :class:`ResultTypeError` (a ``TypeError``): a
+  function the user passed returned a value that cannot be used (NaN cost) or one of the
+  wrong type or shape.
+
+Failures of a solve are not raised: they are returned as status codes (see the status
+registry, :mod:`diffid_plugins._status_codes`). ``tests/test_errors.py`` checks that no
+module raises a bare ``ValueError`` or ``TypeError`` (the modules still pending are listed
+there).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Diagnostic", "DiffSLError", "DiffidError", "SolverError"]
+__all__ = [
+    "ArgumentError",
+    "ArgumentTypeError",
+    "Diagnostic",
+    "DiffSLError",
+    "DiffidError",
+    "ResultError",
+    "ResultTypeError",
+    "SolverError",
+]
 
 
 class DiffidError(Exception):
     """Root of every exception raised by diffid_plugins."""
+
+
+class ArgumentError(DiffidError, ValueError):
+    """An argument has the right type but a value the package cannot use.
+
+    The message names the argument, the value received, what was expected and how to fix
+    it. Derives from ``ValueError``, so ``except ValueError`` keeps catching it.
+
+    Examples
+    --------
+    >>> issubclass(ArgumentError, ValueError) and issubclass(ArgumentError, DiffidError)
+    True
+    """
+
+
+class ArgumentTypeError(DiffidError, TypeError):
+    """An argument has the wrong type (for example a string where a list of names is needed).
+
+    Derives from ``TypeError``, so ``except TypeError`` keeps catching it.
+    """
+
+
+class ResultError(DiffidError, ValueError):
+    """A function the user passed returned a value of the right type that cannot be used.
+
+    For example an objective that returns NaN or inf as its cost. Such errors are recorded
+    per row (``exceptions_map``) rather than raised out of a batch. Derives from
+    ``ValueError``.
+    """
+
+
+class ResultTypeError(DiffidError, TypeError):
+    """A function the user passed returned a value of the wrong type or shape.
+
+    For example an objective that returns a string instead of a float. Such errors are
+    recorded per row (``exceptions_map``) rather than raised out of a batch. Derives from
+    ``TypeError``.
+    """
 
 
 @dataclass(frozen=True)
@@ -48,8 +108,10 @@ class Diagnostic:
         return head + ("\n" + self.context if self.context else "")
 
 
-class DiffSLError(DiffidError, ValueError):
+class DiffSLError(ArgumentError):
     """A DiffSL model could not be compiled.
+
+    An :class:`ArgumentError` (so a ``ValueError``): the model text is the bad argument.
 
     Parameters
     ----------
@@ -83,4 +145,11 @@ class DiffSLError(DiffidError, ValueError):
 
 
 class SolverError(DiffidError, RuntimeError):
-    """An ODE solve failed where the caller asked for an exception instead of a status."""
+    """Reserved for an ODE solve that failed where the caller asked for an exception.
+
+    No function raises it yet: :func:`~diffid_plugins.solve` and the problems return a
+    failed solve as a status code (``Solution.success``, ``Solution.status``,
+    ``Solution.message``; row statuses in ``evaluate_batch``), never as an exception. It is
+    kept, and exported, as the class that an opt-in raising API (for example
+    ``Solution.raise_for_status()``) will raise, so that code catching it keeps working.
+    """

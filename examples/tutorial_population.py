@@ -16,8 +16,8 @@ import time
 import numpy as np
 
 from diffid_plugins import SSE, Problem, compile_model
+from diffid_plugins.examples import TUTORIAL_BOX, tutorial_data, tutorial_text
 from diffid_plugins.problem import status_name
-from diffid_plugins.problem._tutorial import TUTORIAL_BOX, tutorial_data, tutorial_text
 
 
 def main() -> None:

@@ -169,3 +169,29 @@ def test_template_source_is_thread_safe() -> None:
         t.join()
     assert not errors, errors
     assert len(results) == 40 and all(r == expected for r in results)
+
+
+def test_every_template_kernel_uses_numpys_error_model() -> None:
+    """One decorator policy (docs/kernel-contract.md): every ``@njit`` function of every
+    template module sets ``error_model="numpy"`` (a division by zero gives inf/NaN and a
+    failure status, never a ZeroDivisionError inside a batch) and ``cache=True``."""
+    import ast
+    import inspect
+
+    from diffid_plugins._kernels import TEMPLATES
+    from diffid_plugins.solvers import _generic, _specialised
+
+    missing = []
+    for module in (*TEMPLATES, _generic, _specialised):
+        for node in ast.walk(ast.parse(inspect.getsource(module))):
+            if not isinstance(node, ast.FunctionDef):
+                continue
+            for dec in node.decorator_list:
+                if isinstance(dec, ast.Call) and getattr(dec.func, "id", "") == "njit":
+                    options = {k.arg: getattr(k.value, "value", None) for k in dec.keywords}
+                    # the NaN stand-ins have explicit signatures and no division
+                    if dec.args and node.name.startswith("_g_nan"):
+                        continue
+                    if options.get("error_model") != "numpy" or options.get("cache") is not True:
+                        missing.append(f"{module.__name__}.{node.name}")
+    assert not missing, missing

@@ -25,6 +25,10 @@ __all__ = ["GeneratedModel", "generate"]
 
 _PRELUDE = """
 _DEC = dict(cache=True, error_model="numpy")
+# Model kernels are called from compiled code only (solvers, by name or by address): no
+# Python or C wrappers, which are a third of a small kernel's compile time. Python calls go
+# through the call_<name> functions at the end of the module.
+_KERNEL = dict(_DEC, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 
 
 @njit(**_DEC)
@@ -253,10 +257,11 @@ class _Emitter:
         ]
 
     # ---------------------------------------------------------------- functions
-    def function(self, header: str, doc: str, lines: list[str]) -> None:
+    def function(self, header: str, doc: str, lines: list[str], options: str = "_KERNEL") -> None:
+        """Emit an ``@njit`` function (a wrapper-less kernel unless ``options`` says so)."""
         self.lines.append("")
         self.lines.append("")
-        self.lines.append("@njit(**_DEC)")
+        self.lines.append(f"@njit(**{options})")
         self.lines.append(f"def {header}:")
         self.lines.append(f'    """{doc}"""')
         self.lines.extend("    " + ln for ln in lines)
@@ -275,6 +280,20 @@ def _matrix_entries(g: Graph, rows: list[int], wrt: str) -> dict[tuple[int, int]
 
 class MassNotLinear(ValueError):
     """``M`` is not linear in ``dudt``."""
+
+
+_PYTHON_ENTRIES = (
+    ("prepare", "p, N, w"),
+    ("u0", "w, y"),
+    ("rhs", "t, y, w, dy"),
+    ("jac", "t, y, w, J"),
+    ("jac_p", "t, y, w, Jp"),
+    ("mass", "t, w, M"),
+    ("out", "t, y, w, o"),
+    ("stop", "t, y, w, g"),
+    ("reset", "t, y, w, ynew"),
+)
+"""Kernels with a Python-callable twin ``call_<name>`` (compiled only when called)."""
 
 
 def generate(lm: LoweredModel, version: str) -> GeneratedModel:
@@ -353,6 +372,7 @@ def generate(lm: LoweredModel, version: str) -> GeneratedModel:
         "eval_tensors(t, y, dudt, w, buf)",
         "Every named tensor, flattened, into buf.",
         em.body(assigns),
+        options="_DEC",
     )
     # prepare last: it must compute every input-only node the other kernels read from w
     slot_assigns = [(f"w[{slot}]", nid) for nid, slot in sorted(em.slots.items())]
@@ -361,6 +381,13 @@ def generate(lm: LoweredModel, version: str) -> GeneratedModel:
         prep.append("_N = N")
     prep += em.body(slot_assigns, in_prepare=True)
     em.function("prepare(p, N, w)", "Copy inputs p and model index N into w; precompute.", prep)
+    for name, args in _PYTHON_ENTRIES:
+        em.function(
+            f"call_{name}({args})",
+            f"``{name}`` callable from Python.",
+            [f"{name}({args})"],
+            "_DEC",
+        )
 
     n_work = n_in + 1 + len(em.slots)
     header = [
@@ -376,6 +403,7 @@ def generate(lm: LoweredModel, version: str) -> GeneratedModel:
         f"HAS_MASS = {lm.mass_expr is not None}",
         f"MASS_TIME_DEPENDENT = {mass_td}",
         f"RHS_DEPENDS_ON_T = {rhs_td}",
+        "SOLVER_HAS_STIFF = True",
         f"HAS_RESET = {lm.reset is not None}",
         f"ALGEBRAIC = {algebraic!r}",
         f"N_TENSOR_BUFFER = {pos}",

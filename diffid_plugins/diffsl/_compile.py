@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import os
-import types
 from pathlib import Path
 
 from diffid_plugins.diffsl._analysis import LoweredModel, analyse
 from diffid_plugins.diffsl._codegen import GeneratedModel, MassNotLinear, generate
 from diffid_plugins.diffsl._parser import parse
 from diffid_plugins.diffsl.model import CompiledModel
-from diffid_plugins.errors import Diagnostic, DiffSLError
+from diffid_plugins.errors import ArgumentTypeError, Diagnostic, DiffSLError
 
-__all__ = ["check_model", "compile_model"]
+__all__ = ["check_model", "compile_model_kernels"]
 
 _MAX_TEXT = 10_000_000
 
@@ -23,7 +22,9 @@ def _front_end(
     from diffid_plugins import __version__
 
     if not isinstance(text, str):
-        raise TypeError(f"`text` must be a str holding DiffSL source, got {type(text).__name__}.")
+        raise ArgumentTypeError(
+            f"`text` must be a str holding DiffSL source, got {type(text).__name__}."
+        )
     if len(text) > _MAX_TEXT:
         raise DiffSLError(
             [Diagnostic(f"the model text has {len(text)} characters; the limit is {_MAX_TEXT}")]
@@ -54,17 +55,14 @@ def check_model(text: str, *, read_dir: str | os.PathLike[str] | None = None) ->
     return _front_end(text, read_dir)[1].source
 
 
-def _templates() -> list[types.ModuleType]:
-    try:
-        from diffid_plugins.problem import _batch, _lanes
-        from diffid_plugins.solvers import SOLVER_TEMPLATES
-    except ImportError:  # solver layer not available: kernels only
-        return []
-    return [*SOLVER_TEMPLATES, _batch, _lanes]
+def compile_model_kernels(
+    text: str, *, read_dir: str | os.PathLike[str] | None = None
+) -> CompiledModel:
+    """Compile DiffSL source to the model's own numba kernels (no solver).
 
-
-def compile_model(text: str, *, read_dir: str | os.PathLike[str] | None = None) -> CompiledModel:
-    """Compile DiffSL source to numba kernels.
+    This is the compiler's whole output: the generated module (sizes, flags and the kernels
+    of ``docs/kernel-contract.md``), loaded from the on-disk cache. The solvers are attached
+    by the layer above (:func:`diffid_plugins.compile_model`), which is what users call.
 
     Parameters
     ----------
@@ -77,29 +75,18 @@ def compile_model(text: str, *, read_dir: str | os.PathLike[str] | None = None) 
     Returns
     -------
     CompiledModel
-        Sizes, names and kernels of the model. The generated module is cached on disk
-        (``DIFFID_PLUGINS_CACHE_DIR`` overrides the location), so compiling the same model in
-        a new process is fast.
+        Sizes, names and kernels of the model; ``kernels`` is ``None`` until attached.
 
     Raises
     ------
     DiffSLError
         With every diagnostic (line, column, message, source context) when the model is
         invalid.
-
-    Examples
-    --------
-    >>> from diffid_plugins import compile_model
-    >>> m = compile_model("in_i { k = 2 } u { x = 1 } F { -k * x }")
-    >>> m.rhs([2.0], 0.0, [1.0])
-    array([-2.])
     """
     from diffid_plugins._codecache import load_source_module
-    from diffid_plugins._templates import assemble
 
     lowered, generated = _front_end(text, read_dir)
-    full = assemble(generated.source, _templates())
-    module = load_source_module(full, prefix="model")
+    module = load_source_module(generated.source, prefix="model")
     rd = None if read_dir is None else os.path.abspath(read_dir)
     return CompiledModel(
         text, generated, module, lowered.input_names, lowered.default_inputs, read_dir=rd

@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from diffid_plugins.errors import ArgumentError
+
 __all__ = ["load_frostt"]
 
 _MAX_BYTES = 64 * 1024 * 1024
@@ -25,7 +27,7 @@ def _fail(path: str, why: str) -> ValueError:
 def resolve(path: str, read_dir: Path | None) -> Path:
     """Resolve ``path`` inside ``read_dir`` or raise ``ValueError`` saying why not."""
     if read_dir is None:
-        raise ValueError(
+        raise ArgumentError(
             f"read('{path}') needs a directory to read from: pass read_dir=<directory> to "
             "compile_model (files are only read from a directory you name explicitly)"
         )

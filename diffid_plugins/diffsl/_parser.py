@@ -56,6 +56,7 @@ from diffid_plugins.diffsl.ast import (
     Tensor,
     UnaryOp,
 )
+from diffid_plugins.errors import ArgumentTypeError
 
 __all__ = ["MAX_DEPTH", "MAX_INT_DIGITS", "parse"]
 
@@ -340,7 +341,7 @@ def parse(text: str) -> Model:
     '-(y)'
     """
     if not isinstance(text, str):
-        raise TypeError(f"`text` must be a str, got {type(text).__name__}.")
+        raise ArgumentTypeError(f"`text` must be a str, got {type(text).__name__}.")
     if not text.isascii():
         bad = _NON_ASCII.search(text)
         offset = bad.start() if bad else 0

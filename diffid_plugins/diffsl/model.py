@@ -15,6 +15,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from diffid_plugins.diffsl._codegen import GeneratedModel
+from diffid_plugins.errors import ArgumentError
 
 __all__ = ["CompiledModel"]
 
@@ -47,8 +48,11 @@ class CompiledModel:
     text, read_dir : str, str or None
         The DiffSL source and the ``read()`` directory it was compiled with (pickling a model
         sends these; unpickling compiles again, normally from the on-disk cache).
-    module, kernels : module
-        The loaded module holding the kernels (and the solver templates).
+    module : module
+        The loaded module holding the model's kernels (``docs/kernel-contract.md``).
+    kernels : KernelSet or None
+        The solver entry points (attached by :func:`diffid_plugins.compile_model`;
+        ``kernels.tier`` says which compilation tier serves them).
     """
 
     def __init__(
@@ -64,7 +68,8 @@ class CompiledModel:
         self.read_dir = read_dir
         self._gen = generated
         self.module = module
-        self.kernels = module  # the bindings + solver kernels, as `solve` expects
+        self.kernels: Any = None
+        self._rebuild: Any = None
         self.n_states = generated.n_states
         self.n_inputs = generated.n_inputs
         self.n_outputs = generated.n_outputs
@@ -94,7 +99,7 @@ class CompiledModel:
         if arr.ndim == 0 and self.n_inputs == 1:
             arr = arr.reshape(1)
         if arr.shape != (self.n_inputs,):
-            raise ValueError(
+            raise ArgumentError(
                 f"`p` has shape {arr.shape}, but the model has {self.n_inputs} inputs "
                 f"({', '.join(self.input_names) or 'none'}); pass an array of shape "
                 f"({self.n_inputs},) in that order."
@@ -106,7 +111,7 @@ class CompiledModel:
         if arr.ndim == 0 and self.n_states == 1:
             arr = arr.reshape(1)
         if arr.shape != (self.n_states,):
-            raise ValueError(
+            raise ArgumentError(
                 f"`{name}` has shape {arr.shape}; expected ({self.n_states},), "
                 "one value per state."
             )
@@ -115,9 +120,11 @@ class CompiledModel:
     def workspace(self, p: ArrayLike | None = None, model_index: int = 0) -> FloatArray:
         """The prepared parameter workspace ``w`` (shape ``(n_work,)``) for ``p`` and ``N``."""
         if int(model_index) != model_index or model_index < 0:
-            raise ValueError(f"`model_index` must be a non-negative integer, got {model_index!r}.")
+            raise ArgumentError(
+                f"`model_index` must be a non-negative integer, got {model_index!r}."
+            )
         w = np.zeros(self.n_work, dtype=np.float64)
-        self.module.prepare(self._params(p), int(model_index), w)
+        self.module.call_prepare(self._params(p), int(model_index), w)
         return w
 
     # ------------------------------------------------------------------ evaluations
@@ -128,7 +135,7 @@ class CompiledModel:
         consistent.
         """
         y = np.empty(self.n_states)
-        self.module.u0(self.workspace(p, model_index), y)
+        self.module.call_u0(self.workspace(p, model_index), y)
         return y
 
     def rhs(
@@ -136,7 +143,7 @@ class CompiledModel:
     ) -> FloatArray:
         """Right-hand side ``F(t, y)``, shape ``(n_states,)``."""
         dy = np.empty(self.n_states)
-        self.module.rhs(float(t), self._state(y), self.workspace(p, model_index), dy)
+        self.module.call_rhs(float(t), self._state(y), self.workspace(p, model_index), dy)
         return dy
 
     def outputs(
@@ -144,7 +151,7 @@ class CompiledModel:
     ) -> FloatArray:
         """Outputs ``out(t, y)`` (the state when ``out`` is absent), shape ``(n_outputs,)``."""
         o = np.empty(self.n_outputs)
-        self.module.out(float(t), self._state(y), self.workspace(p, model_index), o)
+        self.module.call_out(float(t), self._state(y), self.workspace(p, model_index), o)
         return o
 
     def jacobian(
@@ -152,7 +159,7 @@ class CompiledModel:
     ) -> FloatArray:
         """Exact Jacobian ``dF/dy``, shape ``(n_states, n_states)``."""
         J = np.empty((self.n_states, self.n_states))
-        self.module.jac(float(t), self._state(y), self.workspace(p, model_index), J)
+        self.module.call_jac(float(t), self._state(y), self.workspace(p, model_index), J)
         return J
 
     def jacobian_p(
@@ -160,7 +167,7 @@ class CompiledModel:
     ) -> FloatArray:
         """Exact Jacobian ``dF/dp`` with respect to the inputs, shape ``(n_states, n_inputs)``."""
         J = np.empty((self.n_states, self.n_inputs))
-        self.module.jac_p(float(t), self._state(y), self.workspace(p, model_index), J)
+        self.module.call_jac_p(float(t), self._state(y), self.workspace(p, model_index), J)
         return J
 
     def mass_matrix(
@@ -168,7 +175,7 @@ class CompiledModel:
     ) -> FloatArray:
         """Mass matrix ``M(t)`` (the identity without ``M``), shape ``(n_states, n_states)``."""
         M = np.empty((self.n_states, self.n_states))
-        self.module.mass(float(t), self.workspace(p, model_index), M)
+        self.module.call_mass(float(t), self.workspace(p, model_index), M)
         return M
 
     def stop(
@@ -176,7 +183,7 @@ class CompiledModel:
     ) -> FloatArray:
         """Root functions ``stop(t, y)``, shape ``(n_stop,)``."""
         g = np.empty(max(self.n_stop, 1))
-        self.module.stop(float(t), self._state(y), self.workspace(p, model_index), g)
+        self.module.call_stop(float(t), self._state(y), self.workspace(p, model_index), g)
         return g[: self.n_stop]
 
     def reset(
@@ -184,7 +191,7 @@ class CompiledModel:
     ) -> FloatArray:
         """State after a root, ``reset(t, y)`` (``y`` itself without ``reset``)."""
         out = np.empty(self.n_states)
-        self.module.reset(float(t), self._state(y), self.workspace(p, model_index), out)
+        self.module.call_reset(float(t), self._state(y), self.workspace(p, model_index), out)
         return out
 
     def evaluate_tensor(
@@ -223,7 +230,7 @@ class CompiledModel:
         w = self.workspace(p, model_index)
         if y is None:
             ys = np.empty(self.n_states)
-            self.module.u0(w, ys)
+            self.module.call_u0(w, ys)
         else:
             ys = self._state(y)
         dv = np.zeros(self.n_states) if dudt is None else self._state(dudt, "dudt")
@@ -233,14 +240,27 @@ class CompiledModel:
         size = int(np.prod(shape)) if shape else 1
         return buf[start : start + size].reshape(shape).copy()
 
+    def attach_kernels(self, kernels: Any, rebuild: Any = None) -> None:
+        """Attach the solver entry points (done by the layer that assembles them).
+
+        Parameters
+        ----------
+        kernels : KernelSet
+        rebuild : callable, optional
+            A module-level function ``rebuild(text, read_dir)`` that pickling uses to
+            compile the model again in another process.
+        """
+        self.kernels = kernels
+        self._rebuild = rebuild
+
     def __reduce__(self) -> tuple[Any, tuple[str, str | None]]:
-        """Pickle as the model text (and ``read_dir``): unpickling calls ``compile_model``,
+        """Pickle as the model text (and ``read_dir``): unpickling compiles the model again,
         which loads the compiled kernels from the on-disk cache."""
-        return (_recompile, (self.text, self.read_dir))
+        return (self._rebuild or _recompile_kernels, (self.text, self.read_dir))
 
 
-def _recompile(text: str, read_dir: str | None) -> CompiledModel:
-    """Unpickling helper: ``compile_model(text, read_dir=read_dir)``."""
-    from diffid_plugins.diffsl._compile import compile_model
+def _recompile_kernels(text: str, read_dir: str | None) -> CompiledModel:
+    """Unpickling helper for a model without solver kernels."""
+    from diffid_plugins.diffsl._compile import compile_model_kernels
 
-    return compile_model(text, read_dir=read_dir)
+    return compile_model_kernels(text, read_dir=read_dir)

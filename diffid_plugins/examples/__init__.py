@@ -1,10 +1,26 @@
-"""Bundled example models (DiffSL sources shipped with the package)."""
+"""Bundled examples: DiffSL models shipped with the package, and diffid's tutorial problem
+(model text and synthetic data) used by the main job, the examples and the benchmarks."""
 
 from __future__ import annotations
 
 from importlib import resources
 
-__all__ = ["example_path", "load_example"]
+from diffid_plugins.errors import ArgumentError
+from diffid_plugins.examples._tutorial import (
+    TUTORIAL_BOX,
+    TUTORIAL_TRUE,
+    tutorial_data,
+    tutorial_text,
+)
+
+__all__ = [
+    "TUTORIAL_BOX",
+    "TUTORIAL_TRUE",
+    "example_path",
+    "load_example",
+    "tutorial_data",
+    "tutorial_text",
+]
 
 
 def example_path(name: str) -> str:
@@ -14,7 +30,7 @@ def example_path(name: str) -> str:
         known = sorted(
             p.name[:-3] for p in resources.files(__package__).iterdir() if p.name.endswith(".ds")
         )
-        raise ValueError(f"`name` {name!r} is not a bundled example; choose one of {known}.")
+        raise ArgumentError(f"`name` {name!r} is not a bundled example; choose one of {known}.")
     return str(ref)
 
 

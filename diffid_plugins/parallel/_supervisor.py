@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
+from diffid_plugins.errors import ArgumentTypeError
+
 from ._errors import TaskTimeoutError, WorkerDiedError, WorkerStartError
 from ._pool import Event, Pool, WorkerHandle
 from ._progress import Progress
@@ -273,7 +275,7 @@ class Supervisor:
             self.pool.submit(worker, attempt_id, self.state.items[index], self.function)
         except Exception as exc:
             if self._attempts.get(index, 0) == 0:
-                error = TypeError(
+                error = ArgumentTypeError(
                     f"item {index} could not be sent to a worker process ({exc}). Use "
                     "picklable items (numbers, arrays, tuples, module-level classes), or "
                     "backend='thread'."

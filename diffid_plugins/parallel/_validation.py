@@ -1,7 +1,9 @@
 """Checks and conversions of the arguments of :class:`~diffid_plugins.parallel.ParallelExecutor`.
 
 Every message names the argument, the value received, what was expected and how to fix it
-(style rule 6); nothing here uses ``assert``.
+(style rule 6); nothing here uses ``assert``. Bad values raise
+:class:`~diffid_plugins.errors.ArgumentError` (a ``ValueError``), bad types
+:class:`~diffid_plugins.errors.ArgumentTypeError` (a ``TypeError``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from typing import Any, Literal, cast
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+
+from diffid_plugins.errors import ArgumentError, ArgumentTypeError, ResultTypeError
 
 __all__ = [
     "as_cost",
@@ -42,7 +46,7 @@ def default_workers() -> int:
 
 
 def check_int(name: str, value: object, minimum: int, fix: str) -> int:
-    """Return ``value`` as an int, or raise ``ValueError`` if it is not an integer >= minimum.
+    """Return ``value`` as an int, or raise :class:`ArgumentError` if not an integer >= minimum.
 
     Examples
     --------
@@ -50,7 +54,7 @@ def check_int(name: str, value: object, minimum: int, fix: str) -> int:
     3
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"`{name}` must be an integer >= {minimum}; got {value!r}. {fix}")
+        raise ArgumentError(f"`{name}` must be an integer >= {minimum}; got {value!r}. {fix}")
     return int(value)
 
 
@@ -70,7 +74,7 @@ def check_timeout(timeout: object) -> float:
         or not math.isfinite(timeout)
         or timeout < 0
     ):
-        raise ValueError(
+        raise ArgumentError(
             f"`timeout` must be a finite number of seconds >= 0; got {timeout!r}. "
             "Pass 0 (or None) to disable timeouts and straggler resubmission."
         )
@@ -86,7 +90,7 @@ def check_backend(backend: object) -> Literal["process", "thread"]:
     'thread'
     """
     if backend not in ("process", "thread"):
-        raise ValueError(
+        raise ArgumentError(
             f"`backend` must be 'process' or 'thread'; got {backend!r}. Use 'process' for "
             "CPU-bound Python functions and 'thread' for functions that release the GIL."
         )
@@ -105,13 +109,13 @@ def check_worker_env(defaults: Mapping[str, str], extra: object) -> dict[str, st
     if extra is None:
         return env
     if not isinstance(extra, Mapping):
-        raise ValueError(
+        raise ArgumentError(
             f"`worker_env` must be a mapping of str to str; got {type(extra).__name__}. Pass "
             "e.g. {'NUMBA_NUM_THREADS': '2'}."
         )
     for key, value in extra.items():
         if not isinstance(key, str) or not isinstance(value, str):
-            raise ValueError(
+            raise ArgumentError(
                 f"`worker_env` must map str to str; got {key!r}: {value!r}. Quote the value, "
                 "e.g. {'NUMBA_NUM_THREADS': '2'}."
             )
@@ -128,11 +132,14 @@ def check_call(function: Callable[[Any], Any], data: Sequence[Any]) -> list[Any]
     [0, 1, 2]
     """
     if not callable(function):
-        raise TypeError(f"`function` must be callable; got {type(function).__name__}.")
+        raise ArgumentTypeError(
+            f"`function` must be callable; got {type(function).__name__}. Pass a function "
+            "of one argument (an item, or a row of `X` for map_batch)."
+        )
     try:
         len(data)
     except TypeError:
-        raise TypeError(
+        raise ArgumentTypeError(
             f"`data` must support len() (a list, tuple, range or array); got "
             f"{type(data).__name__}. Wrap an iterator in list(...)."
         ) from None
@@ -148,12 +155,15 @@ def as_rows(function: Callable[[Any], Any], X: ArrayLike) -> NDArray[np.float64]
     (2, 2)
     """
     if not callable(function):
-        raise TypeError(f"`function` must be callable; got {type(function).__name__}.")
+        raise ArgumentTypeError(
+            f"`function` must be callable; got {type(function).__name__}. Pass a function "
+            "of one argument (an item, or a row of `X` for map_batch)."
+        )
     return as_float_rows(X)
 
 
 def as_float_rows(X: ArrayLike) -> NDArray[np.float64]:  # noqa: N803
-    """A private float64 copy of ``X``, shape (n, d), or ``ValueError`` naming ``X``.
+    """A private float64 copy of ``X``, shape (n, d), or an :class:`ArgumentError` naming ``X``.
 
     Examples
     --------
@@ -163,12 +173,12 @@ def as_float_rows(X: ArrayLike) -> NDArray[np.float64]:  # noqa: N803
     try:
         rows = np.array(X, dtype=np.float64)
     except (TypeError, ValueError) as exc:
-        raise ValueError(
+        raise ArgumentError(
             f"`X` must be a 2-dimensional array of numbers, shape (n, d); converting it to "
             f"float64 failed ({exc}). Pass one parameter vector per row."
         ) from exc
     if rows.ndim != 2:
-        raise ValueError(
+        raise ArgumentError(
             f"`X` has shape {rows.shape}, but it must be 2-dimensional, shape (n, d), with one "
             "parameter vector per row. Use `np.atleast_2d(x)` for a single vector."
         )
@@ -176,7 +186,7 @@ def as_float_rows(X: ArrayLike) -> NDArray[np.float64]:  # noqa: N803
 
 
 def as_cost(value: Any, index: int) -> float:
-    """Convert one result of ``map_batch`` to a float, or raise ``TypeError``.
+    """Convert one result of ``map_batch`` to a float, or raise :class:`ResultTypeError`.
 
     Examples
     --------
@@ -185,7 +195,7 @@ def as_cost(value: Any, index: int) -> float:
     """
     array = np.asarray(value) if value is not None else np.asarray(None, dtype=object)
     if array.shape != () or array.dtype.kind not in "biuf":
-        raise TypeError(
+        raise ResultTypeError(
             f"row {index} returned {value!r}, but `map_batch` needs a real scalar (the cost). "
             "Return a float, or use `execute` for other results."
         )

@@ -41,6 +41,8 @@ from typing import Any
 
 import numpy as np
 
+from diffid_plugins.errors import ResultTypeError
+
 __all__ = [
     "WORKER_ENV",
     "decode_task",
@@ -238,7 +240,7 @@ def _serve(conn: multiprocessing.connection.Connection, function: Callable[[Any]
         try:
             payload = pickle.dumps(value, protocol=_PROTOCOL)
         except Exception as exc:
-            error = TypeError(
+            error = ResultTypeError(
                 f"the function returned a {type(value).__qualname__} that cannot be pickled, "
                 f"so it cannot be sent back from the worker process ({exc}). Return plain "
                 "data (numbers, arrays, tuples), or use backend='thread'."

@@ -12,6 +12,8 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from diffid_plugins.errors import ArgumentTypeError
+
 from ._errors import CANCELLED_MESSAGE, ExecutionCancelledError
 from ._pool import Pool, PoolHolder, ProcessPool, ThreadPool
 from ._progress import Progress
@@ -241,9 +243,9 @@ class ParallelExecutor:
             Ctrl-C; every worker process has been stopped when it propagates.
         WorkerStartError
             A worker could not load ``function`` (process backend).
-        TypeError
+        ArgumentTypeError
             ``function`` is not callable, ``data`` has no ``len()``, or ``function`` cannot
-            be pickled for the process backend.
+            be pickled for the process backend (a ``TypeError``).
 
         Examples
         --------
@@ -292,12 +294,12 @@ class ParallelExecutor:
 
         Raises
         ------
-        ValueError
+        ArgumentError
             ``X`` is not a 2-dimensional array of numbers, or `max_errors` is not an
-            integer >= 0.
+            integer >= 0 (a ``ValueError``).
         ExecutionCancelledError
             `max_errors` rows failed; ``failed_indices`` and ``exceptions_map`` hold them.
-        KeyboardInterrupt, WorkerStartError, TypeError
+        KeyboardInterrupt, WorkerStartError, ArgumentTypeError
             As for :meth:`execute`.
 
         Examples
@@ -378,7 +380,7 @@ class ParallelExecutor:
         try:
             function_bytes = pickle.dumps(function, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as exc:
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"`function` ({function!r}) cannot be pickled, so backend='process' cannot "
                 f"send it to worker processes ({exc}). Define it at module level (not a lambda "
                 "or a nested function), or use backend='thread'."

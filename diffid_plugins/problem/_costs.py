@@ -23,6 +23,7 @@ from typing import Any, Literal, cast
 import numpy as np
 from numpy.typing import NDArray
 
+from diffid_plugins.errors import ArgumentTypeError
 from diffid_plugins.problem._codes import COST_GAUSSIAN_NLL, COST_RMSE, COST_SSE
 from diffid_plugins.problem._validation import ProblemError
 
@@ -268,15 +269,16 @@ def encode_cost(cost: Any, n_outputs: int, n_fit: int, taken: Sequence[str]) -> 
 
     Raises
     ------
-    TypeError
-        ``cost`` is not a cost descriptor.
+    ArgumentTypeError
+        ``cost`` is not a cost descriptor (a ``TypeError``).
     ProblemError
         Per-output values of the wrong length, or a noise name that clashes with an input.
     """
     if not isinstance(cost, Cost):
-        raise TypeError(
+        raise ArgumentTypeError(
             f"`cost` must be a cost such as SSE(), RMSE(), GaussianNLL(sigma=...) or a sum "
-            f"of them, got {type(cost).__name__}."
+            f"of them, got {type(cost).__name__}; write e.g. cost=SSE() or "
+            "cost=GaussianNLL(sigma=0.1) + SSE()."
         )
     terms = cost._terms()
     if not terms:

@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from diffid_plugins.errors import ArgumentError, ArgumentTypeError
 from diffid_plugins.parallel._validation import as_float_rows
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -99,7 +100,7 @@ def _pickled(problem: RowEvaluator) -> _Pickled:
     try:
         blob = _cloudpickle_dumps(problem)
     except Exception as exc:
-        raise TypeError(
+        raise ArgumentTypeError(
             f"the problem ({type(problem).__name__}) cannot be pickled, so it cannot be sent "
             f"to Dask workers ({exc}). Build it from a compile_model(text) model (a Problem) "
             "or a picklable function (a FunctionProblem)."
@@ -207,7 +208,7 @@ class DaskBackend:
             "threads_per_worker", threads_per_worker, "the cores each worker may use"
         )
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-            raise ValueError(
+            raise ArgumentError(
                 f"`retries` must be an integer >= 0; got {retries!r}. Pass e.g. 2, or 0 to "
                 "raise as soon as Dask gives up on a block."
             )
@@ -215,8 +216,9 @@ class DaskBackend:
         if timeout is not None and not (
             isinstance(timeout, int | float) and math.isfinite(timeout) and timeout > 0
         ):
-            raise ValueError(
-                f"`timeout` must be a positive number of seconds or None; got {timeout!r}."
+            raise ArgumentError(
+                f"`timeout` must be a positive number of seconds or None; got {timeout!r}. "
+                "Pass e.g. 60.0, or None to wait as long as the blocks take."
             )
         self.timeout = None if timeout is None else float(timeout)
 
@@ -233,7 +235,7 @@ class DaskBackend:
         try:
             client: Client = distributed.get_client()
         except ValueError as exc:
-            raise ValueError(
+            raise ArgumentError(
                 "DaskBackend(client=None) found no Dask client in this process. Pass one, "
                 "e.g. `DaskBackend(Client(LocalCluster(n_workers=2)))`, or create a "
                 "`distributed.Client` before evaluating."
@@ -288,8 +290,9 @@ class DaskBackend:
 
         Raises
         ------
-        ValueError
-            ``X`` is not a 2-dimensional array of numbers, or there is no client.
+        ArgumentError
+            ``X`` is not a 2-dimensional array of numbers, or there is no client (a
+            ``ValueError``).
         TimeoutError
             The call took longer than ``timeout``.
         RuntimeError
@@ -386,7 +389,7 @@ def _positive_int_or_none(name: str, value: object, example: str) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(
+        raise ArgumentError(
             f"`{name}` must be a positive integer or None; got {value!r}. Pass "
             f"{example}, or None for the default."
         )

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from diffid_plugins.errors import ArgumentError, ArgumentTypeError, ResultError
 from diffid_plugins.parallel import ExecutionCancelledError, ParallelExecutor, RemoteTaskError
 from diffid_plugins.problem._codes import (
     COST_GAUSSIAN_NLL,
@@ -125,9 +126,11 @@ class FunctionProblem:
     exceptions_map : dict of int to Exception
         ``row -> exception`` for those rows: what the function raised,
         :class:`~diffid_plugins.parallel.TaskTimeoutError`,
-        :class:`~diffid_plugins.parallel.WorkerDiedError`, :class:`ObjectiveResultError`, or a
-        ``ValueError`` naming the status of a row that was not evaluated or whose cost was
-        NaN or infinite.
+        :class:`~diffid_plugins.parallel.WorkerDiedError`, :class:`ObjectiveResultError`, an
+        :class:`~diffid_plugins.errors.ArgumentError` naming the status of a row that was not
+        evaluated (NaN/inf parameters, bad noise level), or a
+        :class:`~diffid_plugins.errors.ResultError` for a NaN or infinite cost (both are
+        ``ValueError``).
 
     Examples
     --------
@@ -170,7 +173,7 @@ class FunctionProblem:
         provide_traceback: bool = False,
     ) -> None:
         if not callable(function):
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"`function` must be callable, `function(x) -> float`; got "
                 f"{type(function).__name__}."
             )
@@ -400,7 +403,7 @@ class FunctionProblem:
     @staticmethod
     def _not_evaluated(statuses: NDArray[np.int64]) -> dict[int, BaseException]:
         return {
-            int(i): ValueError(f"row {i} was not evaluated: {status_label(int(statuses[i]))}.")
+            int(i): ArgumentError(f"row {i} was not evaluated: {status_label(int(statuses[i]))}.")
             for i in np.flatnonzero(statuses < 0)
         }
 
@@ -447,7 +450,7 @@ class FunctionProblem:
         bad = (statuses == 0) & ~np.isfinite(costs)
         statuses[bad] = STATUS_NONFINITE_COST
         for k in np.flatnonzero(bad):
-            errors[int(k)] = ValueError(f"row {k}: the objective returned {costs[k]}.")
+            errors[int(k)] = ResultError(f"row {k}: the objective returned {costs[k]}.")
         costs[statuses < 0] = np.inf
         self.last_statuses = statuses
         self.failed_indices = sorted(errors)
@@ -494,7 +497,7 @@ def _dask_backend(backend: object) -> DaskBackend | None:
         return DaskBackend()
     if isinstance(backend, DaskBackend):
         return backend
-    raise ValueError(
+    raise ProblemError(
         f"`backend` must be 'process', 'thread', 'dask' or a DaskBackend; got {backend!r}. "
         "Use 'process' for CPU-bound Python objectives."
     )

@@ -1,9 +1,11 @@
 """The objective sent to workers by :class:`~diffid_plugins.problem._function.FunctionProblem`.
 
-:class:`_Objective` wraps the user's function: scalar form (the function returns the cost)
+:class:`Objective` wraps the user's function: scalar form (the function returns the cost)
 or vector form (it returns predictions, scored here against the data with the formulas of the
-core batch kernel, ``_batch.py``, in the same order of operations). Also the row statuses of
-Python objectives and the argument checks of ``FunctionProblem``.
+core batch kernel, ``_batch.py``, in the same order of operations). Also the mapping of a
+failed call to its row status (the codes, names and messages of Python objectives live in
+the package's status registry, :mod:`diffid_plugins._status_codes`, and are re-exported here)
+and the argument checks of ``FunctionProblem``.
 """
 
 from __future__ import annotations
@@ -15,18 +17,20 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from diffid_plugins.errors import DiffidError
-from diffid_plugins.parallel import TaskTimeoutError, WorkerDiedError
-from diffid_plugins.problem._codes import (
-    COST_GAUSSIAN_NLL,
-    COST_RMSE,
-    PROBLEM_STATUS_NAMES,
+from diffid_plugins._status_codes import (
+    STATUS_BAD_RESULT,
     STATUS_BAD_SIGMA,
     STATUS_NONFINITE_COST,
     STATUS_NONFINITE_PARAMS,
+    STATUS_RAISED,
+    STATUS_TIMEOUT,
+    STATUS_WORKER_DIED,
+    describe_status,
 )
+from diffid_plugins.errors import ArgumentTypeError, ResultTypeError
+from diffid_plugins.parallel import TaskTimeoutError, WorkerDiedError
+from diffid_plugins.problem._codes import COST_GAUSSIAN_NLL, COST_RMSE
 from diffid_plugins.problem._costs import EncodedCost
-from diffid_plugins.problem._stats import status_name
 from diffid_plugins.problem._validation import ProblemError
 
 __all__ = [
@@ -43,28 +47,29 @@ __all__ = [
     "Objective",  # the callable sent to workers
 ]
 
-# Row statuses of Python objectives; after the solver's (>= -6) and the problem's (-20..-23).
-STATUS_RAISED = -30  # the function raised an exception
-STATUS_BAD_RESULT = -31  # it returned something that is not a real scalar / predictions array
-STATUS_TIMEOUT = -32  # it ran longer than `timeout` and was stopped
-STATUS_WORKER_DIED = -33  # its worker process died (segfault, os._exit, out of memory)
-
 _LOG_2PI = math.log(2.0 * math.pi)
 
 FUNCTION_STATUS_NAMES: dict[int, str] = {
-    STATUS_RAISED: "RAISED",
-    STATUS_BAD_RESULT: "BAD_RESULT",
-    STATUS_TIMEOUT: "TIMEOUT",
-    STATUS_WORKER_DIED: "WORKER_DIED",
-    STATUS_NONFINITE_COST: PROBLEM_STATUS_NAMES[STATUS_NONFINITE_COST],
-    STATUS_NONFINITE_PARAMS: PROBLEM_STATUS_NAMES[STATUS_NONFINITE_PARAMS],
-    STATUS_BAD_SIGMA: PROBLEM_STATUS_NAMES[STATUS_BAD_SIGMA],
+    code: describe_status(code).name
+    for code in (
+        STATUS_RAISED,
+        STATUS_BAD_RESULT,
+        STATUS_TIMEOUT,
+        STATUS_WORKER_DIED,
+        STATUS_NONFINITE_COST,
+        STATUS_NONFINITE_PARAMS,
+        STATUS_BAD_SIGMA,
+    )
 }
 """Name of each row status a :class:`FunctionProblem` can report (0 is success)."""
 
 
-class ObjectiveResultError(DiffidError, TypeError):
-    """The objective returned something that is not a real scalar (or predictions array)."""
+class ObjectiveResultError(ResultTypeError):
+    """The objective returned something that is not a real scalar (or predictions array).
+
+    A :class:`~diffid_plugins.errors.ResultTypeError` (so a ``DiffidError`` and a
+    ``TypeError``); :func:`status_of` maps it to ``STATUS_BAD_RESULT``.
+    """
 
 
 def _score(
@@ -172,12 +177,14 @@ def status_of(error: BaseException) -> int:
 def status_label(code: int) -> str:
     """Name of a row status of a :class:`FunctionProblem` (or of the ODE problem).
 
+    The same as :func:`~diffid_plugins.problem.status_name`: both read the status registry.
+
     Examples
     --------
     >>> status_label(-30), status_label(-23)
     ('RAISED', 'NONFINITE_PARAMS')
     """
-    return FUNCTION_STATUS_NAMES.get(code) or status_name(code)
+    return describe_status(code).name
 
 
 def check_names(parameters: Sequence[str]) -> list[str]:
@@ -189,7 +196,7 @@ def check_names(parameters: Sequence[str]) -> list[str]:
     ['a', 'b']
     """
     if isinstance(parameters, str) or not isinstance(parameters, Sequence):
-        raise TypeError(
+        raise ArgumentTypeError(
             f"`parameters` must be a list of parameter names (str), got {parameters!r}; "
             "write e.g. parameters=['a', 'b'] (one name per entry of `x`)."
         )
@@ -198,9 +205,9 @@ def check_names(parameters: Sequence[str]) -> list[str]:
         raise ProblemError("`parameters` is empty; name at least one parameter.")
     for name in names:
         if not isinstance(name, str) or not name:
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"`parameters` must hold non-empty names (str), got {name!r} of type "
-                f"{type(name).__name__}."
+                f"{type(name).__name__}; write e.g. parameters=['a', 'b']."
             )
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:

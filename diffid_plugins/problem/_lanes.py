@@ -40,6 +40,7 @@ from diffid_plugins.solvers._bindings import (  # model-bindings
     N_OUTPUTS,
     N_STATES,
     N_WORK,
+    SOLVER_HAS_STIFF,
     out,
     prepare,
     rhs,
@@ -65,8 +66,6 @@ _LN_B = np.ascontiguousarray(_LN_DOPRI5.b, dtype=np.float64)
 _LN_E = np.ascontiguousarray(_LN_DOPRI5.e, dtype=np.float64)
 _LN_P = np.ascontiguousarray(_LN_DOPRI5.dense, dtype=np.float64)
 _LN_STIFF_LIMIT = float(_LN_DOPRI5.stability_limit)
-# A module bound with stiff=False has no stiff method: "auto" never tests for stiffness.
-_LN_HAS_STIFF = bool(globals().get("SOLVER_HAS_STIFF", True))
 # Rows of the work array (vector, lane, state): state, stages, stage argument, 6th stage
 # argument, new state, then five rows of interpolant coefficients Q0..Q4.
 _LN_Y, _LN_K1, _LN_K2, _LN_K3, _LN_K4, _LN_K5, _LN_K6, _LN_K7 = 0, 1, 2, 3, 4, 5, 6, 7
@@ -153,7 +152,7 @@ def _ln_chunk(
     kk, nst, nstiff, nnon = iv[0], iv[1], iv[2], iv[3]
     bv = np.zeros((2, L), dtype=np.bool_)
     rej, good = bv[0], bv[1]
-    detect = method == METHOD_AUTO and _LN_HAS_STIFF
+    detect = method == METHOD_AUTO and SOLVER_HAS_STIFF
     redo = np.full(hi - lo, not lanes)  # rows left to the scalar path
     nxt = lo if lanes else hi
     n_idle = L

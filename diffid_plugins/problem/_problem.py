@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import math
 import threading
-import types
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from diffid_plugins.errors import ArgumentTypeError
 from diffid_plugins.problem._costs import SSE, Cost, encode_cost
 from diffid_plugins.problem._stats import (
     BatchBackend,
@@ -32,6 +32,7 @@ from diffid_plugins.problem._validation import (
     resolve_bounds,
     resolve_parameters,
 )
+from diffid_plugins.solvers._kernelset import KernelSet
 from diffid_plugins.solvers._status import (
     METHOD_AUTO,
     METHOD_DOPRI5,
@@ -55,27 +56,26 @@ _LANE_CHUNK_ROWS = 16  # lanes kernel: at least this many rows per chunk (4 lane
 _DEFAULT_MAX_STEPS = 100_000
 
 
-def _batch_kernel(kernels: types.ModuleType, lanes: bool = False) -> Any:
-    """The model's ``batch_kernel`` (``lanes_kernel`` with ``lanes``); hand-written models
-    (``bind_model``) get them here."""
-    name = "lanes_kernel" if lanes else "batch_kernel"
-    kernel = getattr(kernels, name, None)
-    if kernel is None:
-        from diffid_plugins._templates import template_source
-        from diffid_plugins.problem import _batch, _lanes
+def _batch_kernel(kernels: KernelSet, lanes: bool = False) -> Any:
+    """The serving tier's ``batch_kernel`` (``lanes_kernel`` with ``lanes``).
 
-        if "solve_kernel" not in vars(kernels):
-            raise TypeError("`model.kernels` has no `solve_kernel`; compile the model first.")
-        for module, defines in ((_batch, "batch_kernel"), (_lanes, "lanes_kernel")):
-            if defines in vars(kernels) or (defines == "lanes_kernel" and not lanes):
-                continue
-            text = template_source(module).replace("cache=True", "cache=False")
-            exec(
-                compile(text, f"<diffid_plugins template {module.__name__}>", "exec"),
-                vars(kernels),
-            )
-        kernel = getattr(kernels, name)
-    return kernel
+    Compiled models get them from :mod:`diffid_plugins._kernels` (both tiers include the
+    batch templates); hand-written models (``bind_model``, tier ``"bound"``) get them here,
+    executed into their in-memory namespace on first use.
+    """
+    name = "lanes_kernel" if lanes else "batch_kernel"
+    if not kernels.has(name):
+        if kernels.tier != "bound":
+            raise ArgumentTypeError(f"`model.kernels` has no `{name}`; compile the model first.")
+        from diffid_plugins._templates import exec_template, template_source
+        from diffid_plugins.problem import _batch_templates
+
+        namespace = vars(kernels.module)
+        for module in _batch_templates():
+            defines = module.__name__.rsplit("_", 1)[-1] + "_kernel"  # batch_kernel, ...
+            if defines not in namespace:
+                exec_template(template_source(module), module.__name__, namespace)
+    return kernels.entry(name)
 
 
 class Problem:
@@ -117,6 +117,9 @@ class Problem:
     stats : ProblemStats
     last_statuses : ndarray of int64 or None
         Row statuses of the last ``evaluate``/``evaluate_batch`` call (0 success).
+    last_tier : str or None
+        Compilation tier that served the last local evaluation (``"generic"``,
+        ``"specialised"`` or ``"bound"``; see :func:`diffid_plugins.compile_model`).
 
     Raises
     ------
@@ -154,8 +157,8 @@ class Problem:
         max_steps: int = _DEFAULT_MAX_STEPS,
     ) -> None:
         kernels = getattr(model, "kernels", None)
-        if not isinstance(kernels, types.ModuleType):
-            raise TypeError(
+        if not isinstance(kernels, KernelSet):
+            raise ArgumentTypeError(
                 f"`model` must be a compiled model (compile_model(text)) or a BoundModel, got "
                 f"{type(model).__name__}."
             )
@@ -210,6 +213,7 @@ class Problem:
         self.stats = ProblemStats()
         self.last_statuses: IntArray | None = None
         self._kernel: Any = None
+        self.last_tier: str | None = None
         # Explicit solves without mass matrix or `stop` run lane-interleaved (``_lanes.py``);
         # evaluate() uses the same kernel, so its results equal the batch rows bit for bit.
         self._lanes = (
@@ -220,7 +224,7 @@ class Problem:
 
     # ------------------------------------------------------------------ properties
     @staticmethod
-    def _resolve_method(method: Any, kernels: types.ModuleType) -> int:
+    def _resolve_method(method: Any, kernels: KernelSet) -> int:
         code = _METHODS.get(method.lower()) if isinstance(method, str) else None
         if code is None:
             raise ProblemError(f"`method` must be one of {sorted(_METHODS)}, got {method!r}.")
@@ -229,7 +233,7 @@ class Problem:
                 f"`method` = {method!r} is explicit and cannot solve a model with a mass "
                 f"matrix (a DAE); use method='auto' or 'rodas5p'."
             )
-        if code == METHOD_STIFF and not getattr(kernels, "SOLVER_HAS_STIFF", True):
+        if code == METHOD_STIFF and not kernels.SOLVER_HAS_STIFF:
             raise ProblemError(
                 f"`method` = {method!r} needs the stiff method, but the model was bound with "
                 f"stiff=False."
@@ -318,8 +322,9 @@ class Problem:
         if n == 0:
             return costs, statuses
         threads = self._threads(n_threads, n)
-        if self._kernel is None:
+        if self._kernels.refresh() or self._kernel is None:  # a faster tier may be ready
             self._kernel = _batch_kernel(self._kernels, self._lanes)
+        self.last_tier = self._kernels.tier
         n_chunks = 1 if threads == 1 else min(n, _CHUNKS_PER_THREAD * threads)
         if self._lanes:  # enough rows per chunk to keep the lanes busy
             n_chunks = min(n_chunks, max(threads, n // _LANE_CHUNK_ROWS))
@@ -484,10 +489,8 @@ class Problem:
 
     # ------------------------------------------------------------------ pickling
     def __getstate__(self) -> dict[str, Any]:
-        from diffid_plugins.diffsl.model import CompiledModel
-
-        if not isinstance(self.model, CompiledModel):
-            raise TypeError(
+        if self._kernels.tier == "bound":
+            raise ArgumentTypeError(
                 "This Problem's model cannot be pickled (a hand-written bind_model model); "
                 "build the problem on a compile_model(text) model to send it to workers."
             )

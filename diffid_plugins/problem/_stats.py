@@ -2,6 +2,9 @@
 
 Shared by :class:`~diffid_plugins.problem.Problem` and the other problem kinds (Python
 objectives, remote backends), so that they report evaluations and failures the same way.
+:func:`status_name` and :func:`status_message` read the package's one status registry
+(:mod:`diffid_plugins._status_codes`), which covers the solver's, the problem layer's and
+the Python objectives' codes.
 """
 
 from __future__ import annotations
@@ -12,8 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from diffid_plugins.problem._codes import PROBLEM_STATUS_MESSAGES, PROBLEM_STATUS_NAMES
-from diffid_plugins.solvers._status import Status
+from diffid_plugins._status_codes import describe_status
 
 if TYPE_CHECKING:
     from diffid_plugins.problem._problem import Problem
@@ -25,25 +27,45 @@ IntArray = NDArray[np.int64]
 
 
 def status_name(code: int) -> str:
-    """Name of a row status: ``"DONE"``, ``"MAX_STEPS"``, ``"NONFINITE_COST"``, ..."""
-    code = int(code)
-    if code in PROBLEM_STATUS_NAMES:
-        return PROBLEM_STATUS_NAMES[code]
-    try:
-        return Status(code).name
-    except ValueError:
-        return f"UNKNOWN_{code}"
+    """Name of a row status: ``"DONE"``, ``"MAX_STEPS"``, ``"NONFINITE_COST"``, ...
+
+    Parameters
+    ----------
+    code : int
+        A row status (solver, problem or Python-objective code).
+
+    Returns
+    -------
+    str
+        The registry name, or ``"UNKNOWN_<code>"`` for a code the registry does not know.
+
+    Examples
+    --------
+    >>> status_name(-1), status_name(-21), status_name(-32)
+    ('MAX_STEPS', 'NONFINITE_COST', 'TIMEOUT')
+    """
+    return describe_status(code).name
 
 
 def status_message(code: int) -> str:
-    """Explanation of a row status (solver statuses use the solver's messages)."""
-    code = int(code)
-    if code in PROBLEM_STATUS_MESSAGES:
-        return PROBLEM_STATUS_MESSAGES[code]
-    try:
-        return Status(code).message
-    except ValueError:
-        return f"Unknown status {code} (this is a bug, please report it)."
+    """Explanation of a row status, with what to try.
+
+    Parameters
+    ----------
+    code : int
+        A row status (solver, problem or Python-objective code).
+
+    Returns
+    -------
+    str
+        The registry message; an unknown code gets the registry's one unknown-status message.
+
+    Examples
+    --------
+    >>> status_message(-23)
+    'The parameter row contains NaN or inf.'
+    """
+    return describe_status(code).message
 
 
 @dataclass

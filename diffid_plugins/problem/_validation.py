@@ -1,6 +1,7 @@
 """Validation of the arguments of :class:`~diffid_plugins.problem.Problem`.
 
-Each check raises a :class:`ProblemError` (or ``TypeError``) whose message names the argument,
+Each check raises a :class:`ProblemError` (or an
+:class:`~diffid_plugins.errors.ArgumentTypeError`) whose message names the argument,
 the offending value, what was expected and how to fix it, in the style of
 :func:`diffid_plugins.solvers.solve`. Nothing here imports numba.
 """
@@ -15,7 +16,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from diffid_plugins.errors import DiffidError
+from diffid_plugins.errors import ArgumentError, ArgumentTypeError
 
 __all__ = [
     "ProblemError",
@@ -30,8 +31,12 @@ FloatArray = NDArray[np.float64]
 Bounds = Sequence[tuple[float, float]] | Mapping[str, tuple[float, float]]
 
 
-class ProblemError(DiffidError, ValueError):
-    """Invalid data, parameters, bounds or settings given to a :class:`Problem`."""
+class ProblemError(ArgumentError):
+    """Invalid data, parameters, bounds or settings given to a :class:`Problem`.
+
+    An :class:`~diffid_plugins.errors.ArgumentError`, so also a ``DiffidError`` and a
+    ``ValueError``.
+    """
 
 
 def _fmt(value: float) -> str:
@@ -149,7 +154,7 @@ def resolve_parameters(parameters: Any, input_names: Sequence[str]) -> list[int]
 
     Raises
     ------
-    TypeError
+    ArgumentTypeError
         ``parameters`` is a bare string or not a sequence of strings.
     ProblemError
         Unknown or repeated names.
@@ -157,20 +162,21 @@ def resolve_parameters(parameters: Any, input_names: Sequence[str]) -> list[int]
     if parameters is None:
         return list(range(len(input_names)))
     if isinstance(parameters, str):
-        raise TypeError(
+        raise ArgumentTypeError(
             f"`parameters` must be a list of input names, got the string {parameters!r}; "
             f"write parameters=[{parameters!r}]."
         )
     try:
         names = list(parameters)
     except TypeError:
-        raise TypeError(
-            f"`parameters` must be a list of input names, got {type(parameters).__name__}."
+        raise ArgumentTypeError(
+            f"`parameters` must be a list of input names, got {type(parameters).__name__}; "
+            "write e.g. parameters=['a', 'b'], or None to fit every input."
         ) from None
     index: list[int] = []
     for name in names:
         if not isinstance(name, str):
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"`parameters` must hold input names (str), got {name!r} of type "
                 f"{type(name).__name__}; the model's inputs are {list(input_names)}."
             )
@@ -218,7 +224,7 @@ def resolve_bounds(
 
     Raises
     ------
-    TypeError
+    ArgumentTypeError
         ``bounds`` is neither a sequence nor a mapping.
     ProblemError
         Wrong length, unknown names, malformed pairs, NaN, or lower >= upper.
@@ -238,9 +244,10 @@ def resolve_bounds(
             result[list(names).index(key)] = _pair(key, value)
         return result
     if isinstance(bounds, str) or not isinstance(bounds, Sequence | np.ndarray):
-        raise TypeError(
+        raise ArgumentTypeError(
             f"`bounds` must be a list of (lower, upper) pairs or a dict name -> (lower, "
-            f"upper), got {type(bounds).__name__}."
+            f"upper), got {type(bounds).__name__}; write e.g. bounds=[(0.0, 1.0)] or "
+            "bounds={'a': (0.0, 1.0)}."
         )
     items = list(bounds)
     if len(items) not in (len(names), n_model):

@@ -13,7 +13,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from diffid_plugins.errors import ArgumentError, ArgumentTypeError
 from diffid_plugins.solvers._bind import SOLVER_TEMPLATES, BoundModel, bind_model
+from diffid_plugins.solvers._kernelset import KernelSet
 from diffid_plugins.solvers._status import (
     METHOD_AUTO,
     METHOD_DOPRI5,
@@ -90,10 +92,14 @@ class Solution:
         Time of the root that ended the solve (``status == 1``).
     root_index : int or None
         Component of ``stop`` that crossed zero there.
+    tier : str
+        The compilation tier that computed it (``"generic"``, ``"specialised"`` or
+        ``"bound"``; see :func:`diffid_plugins.compile_model`). Results agree across tiers.
     """
 
     __slots__ = (
         "_stats",
+        "tier",
         "message",
         "raw_stats",
         "root_index",
@@ -116,6 +122,7 @@ class Solution:
         raw_stats: NDArray[np.int64],
         t_root: float | None = None,
         root_index: int | None = None,
+        tier: str = "specialised",
     ) -> None:
         self.t = t
         self.y = y
@@ -126,6 +133,7 @@ class Solution:
         self.raw_stats = raw_stats
         self.t_root = t_root
         self.root_index = root_index
+        self.tier = tier
         self._stats: dict[str, int] | None = None
 
     @property
@@ -166,25 +174,25 @@ def _as_times(t_eval: ArrayLike, t0: float) -> NDArray[np.float64]:
     if arr.ndim == 0:
         arr = arr.reshape(1)
     if arr.ndim != 1:
-        raise ValueError(
+        raise ArgumentError(
             f"`t_eval` must be 1-dimensional, got an array of shape {arr.shape}. Pass a flat "
             f"sequence of output times."
         )
     if arr.size == 0:
-        raise ValueError("`t_eval` is empty; pass at least one output time (the final time).")
+        raise ArgumentError("`t_eval` is empty; pass at least one output time (the final time).")
     if not np.all(np.isfinite(arr)):
         bad = int(np.flatnonzero(~np.isfinite(arr))[0])
-        raise ValueError(
+        raise ArgumentError(
             f"`t_eval` must be finite, got {arr[bad]} at index {bad}. Remove NaN/inf times."
         )
     if arr.size > 1 and np.any(np.diff(arr) < 0):
         bad = int(np.flatnonzero(np.diff(arr) < 0)[0])
-        raise ValueError(
+        raise ArgumentError(
             f"`t_eval` must be non-decreasing, got {arr[bad]} followed by {arr[bad + 1]} at "
             f"index {bad + 1}. Sort the times (np.sort) before solving."
         )
     if arr[0] < t0:
-        raise ValueError(
+        raise ArgumentError(
             f"`t_eval` must start at or after `t0` = {t0}, got t_eval[0] = {arr[0]}. Drop the "
             f"earlier times or pass a smaller `t0`."
         )
@@ -197,7 +205,7 @@ def _as_inputs(model: Any, p: ArrayLike | None, n_inputs: int) -> NDArray[np.flo
         if n_inputs == 0:
             return np.zeros(0)
         if default is None:
-            raise ValueError(
+            raise ArgumentError(
                 f"`p` is required: the model has {n_inputs} inputs and no default inputs."
             )
         p = default
@@ -205,13 +213,13 @@ def _as_inputs(model: Any, p: ArrayLike | None, n_inputs: int) -> NDArray[np.flo
     if arr.ndim == 0 and n_inputs == 1:
         arr = arr.reshape(1)
     if arr.shape != (n_inputs,):
-        raise ValueError(
+        raise ArgumentError(
             f"`p` must have shape ({n_inputs},) (one value per model input), got an array of "
             f"shape {arr.shape}."
         )
     values = arr.tolist()
     if not all(map(math.isfinite, values)):  # (a Python loop beats a ufunc on ~10 values)
-        raise ValueError(f"`p` must be finite, got {values}.")
+        raise ArgumentError(f"`p` must be finite, got {values}.")
     return arr
 
 
@@ -285,8 +293,8 @@ def solve(
     True
     """
     kernels = getattr(model, "kernels", None)
-    if kernels is None:
-        raise TypeError(
+    if not isinstance(kernels, KernelSet):
+        raise ArgumentTypeError(
             f"`model` must be a compiled model or a BoundModel (an object with `kernels`), got "
             f"{type(model).__name__}. Use compile_model(text) or bind_model(rhs, ...)."
         )
@@ -294,12 +302,12 @@ def solve(
     if code is None:
         code = METHODS.get(method.lower()) if isinstance(method, str) else None
         if code is None:
-            raise ValueError(f"`method` must be one of {sorted(METHODS)}, got {method!r}.")
+            raise ArgumentError(f"`method` must be one of {sorted(METHODS)}, got {method!r}.")
     n_states = kernels.N_STATES
     if code == METHOD_STIFF or kernels.HAS_MASS:
         _check_stiff_available(kernels, method)
     if kernels.HAS_MASS and code in (METHOD_DOPRI5, METHOD_TSIT5):
-        raise ValueError(
+        raise ArgumentError(
             f"`method` = {method!r} is explicit and cannot solve a model with a mass matrix "
             f"(a DAE); use method='auto' or 'rodas5p'."
         )
@@ -309,17 +317,17 @@ def solve(
     if times.ndim != 1 or times.size == 0 or not times.flags.c_contiguous:
         times = _as_times(t_eval, float(t0))
     if not (isinstance(rtol, float | int) and math.isfinite(rtol) and rtol > 0):
-        raise ValueError(f"`rtol` must be a positive finite number, got {rtol!r}.")
+        raise ArgumentError(f"`rtol` must be a positive finite number, got {rtol!r}.")
     if isinstance(atol, float | int):
         if not (math.isfinite(atol) and atol > 0):
-            raise ValueError(f"`atol` must be positive and finite, got {atol!r}.")
+            raise ArgumentError(f"`atol` must be positive and finite, got {atol!r}.")
         atol_arr = _atol_array(float(atol), n_states)
     else:
         atol_arr = np.ascontiguousarray(np.broadcast_to(np.asarray(atol, float), (n_states,)))
         if not (np.all(np.isfinite(atol_arr)) and np.all(atol_arr > 0)):
-            raise ValueError(f"`atol` must be positive and finite, got {atol!r}.")
+            raise ArgumentError(f"`atol` must be positive and finite, got {atol!r}.")
     if isinstance(max_steps, bool) or not isinstance(max_steps, int | np.integer) or max_steps < 1:
-        raise ValueError(f"`max_steps` must be a positive integer, got {max_steps!r}.")
+        raise ArgumentError(f"`max_steps` must be a positive integer, got {max_steps!r}.")
     n_inputs = kernels.N_INPUTS
     if (
         type(p) is np.ndarray
@@ -336,15 +344,16 @@ def solve(
     us = np.empty((n_t, n_states))
     ts = np.empty(n_t)
     stats = np.zeros(N_STATS, dtype=np.int64)
+    kernels.refresh()
     status = kernels.solve_kernel(
         p_arr, float(t0), times, code, float(rtol), atol_arr, int(max_steps), ys, us, ts, stats
     )
     if status == STATUS_BAD_INPUT:
         t0 = float(t0)
         if not math.isfinite(t0):
-            raise ValueError(f"`t0` must be finite, got {t0}.")
+            raise ArgumentError(f"`t0` must be finite, got {t0}.")
         _as_times(t_eval, t0)  # raises with the detailed message
-        raise ValueError(f"Invalid solver input: {Status.BAD_INPUT.message}")
+        raise ArgumentError(f"Invalid solver input: {Status.BAD_INPUT.message}")
     k = int(stats[STAT_K])
     root = status == STATUS_ROOT
     info = _STATUS_INFO.get(status)
@@ -362,13 +371,14 @@ def solve(
         stats,
         float(ts[k - 1]) if root and k > 0 else None,
         int(stats[STAT_ROOT]) if root else None,
+        kernels.tier,
     )
 
 
 def _check_stiff_available(kernels: Any, method: str) -> None:
     """Raise when the model module was bound without the stiff method (``stiff=False``)."""
     if not getattr(kernels, "SOLVER_HAS_STIFF", True):
-        raise ValueError(
+        raise ArgumentError(
             f"`method` = {method!r} needs the stiff method, but this model was bound with "
             f"`stiff=False`; bind it again with `bind_model(..., stiff=True)`."
         )

@@ -9,7 +9,6 @@ defaults for the kernels a model may omit (``docs/kernel-contract.md``).
 from __future__ import annotations
 
 import itertools
-import math
 import types
 from collections.abc import Sequence
 from typing import Any
@@ -19,8 +18,19 @@ from numba import njit
 from numba.core.registry import CPUDispatcher
 from numpy.typing import ArrayLike
 
-from diffid_plugins._templates import template_source
-from diffid_plugins.solvers import _driver, _erk, _events, _ros_kernels, _rosenbrock
+from diffid_plugins._templates import exec_template, template_source
+from diffid_plugins.errors import ArgumentError, ArgumentTypeError
+from diffid_plugins.solvers import (
+    _bound_defaults,
+    _driver,
+    _erk,
+    _events,
+    _no_stiff,
+    _ros_kernels,
+    _rosenbrock,
+    _specialised,
+)
+from diffid_plugins.solvers._kernelset import KernelSet
 
 __all__ = ["SOLVER_TEMPLATES", "BoundModel", "bind_model"]
 
@@ -51,8 +61,8 @@ class BoundModel:
     n_states, n_inputs, n_outputs, n_stop : int
     has_mass, has_reset : bool
     algebraic : tuple of bool
-    kernels : module
-        Same as ``module`` (the protocol :func:`solve` relies on).
+    kernels : KernelSet
+        The solver entry points (tier ``"bound"``), what :func:`solve` calls.
     """
 
     def __init__(
@@ -78,11 +88,7 @@ class BoundModel:
         self.default_inputs = (
             None if default_inputs is None else np.asarray(default_inputs, dtype=np.float64)
         )
-
-    @property
-    def kernels(self) -> types.ModuleType:
-        """The module with the bindings and ``solve_kernel``."""
-        return self.module
+        self.kernels = KernelSet(module, module, "bound")
 
     def __repr__(self) -> str:
         return (
@@ -92,101 +98,12 @@ class BoundModel:
         )
 
 
-# --- default bindings for hand-written models (njit source executed by bind_model) ------------
-_DEFAULT_SOURCE = {
-    "prepare": """
-@njit
-def prepare(p, N, w):
-    for i in range(N_INPUTS):
-        w[i] = p[i]
-    w[N_INPUTS] = N
-""",
-    "u0": """
-@njit
-def u0(w, y):
-    for i in range(N_STATES):
-        y[i] = _BM_U0[i]
-""",
-    "out": """
-@njit
-def out(t, y, w, o):
-    for i in range(N_STATES):
-        o[i] = y[i]
-""",
-    "stop": """
-@njit
-def stop(t, y, w, g):
-    return
-""",
-    "reset": """
-@njit
-def reset(t, y, w, ynew):
-    for i in range(N_STATES):
-        ynew[i] = y[i]
-""",
-    "mass": """
-@njit
-def mass(t, w, M):
-    for i in range(N_STATES):
-        for j in range(N_STATES):
-            M[i, j] = 1.0 if i == j else 0.0
-""",
-    # Forward differences with step sqrt(eps) * max(1, |y_j|); scratch lives in the tail of w
-    # (per solve, hence thread safe). Only for hand-written models without an exact `jac`.
-    "jac": """
-@njit
-def jac(t, y, w, J):
-    b = N_INPUTS + 1
-    f0 = w[b:b + N_STATES]
-    f1 = w[b + N_STATES:b + 2 * N_STATES]
-    yp = w[b + 2 * N_STATES:b + 3 * N_STATES]
-    rhs(t, y, w, f0)
-    for i in range(N_STATES):
-        yp[i] = y[i]
-    for j in range(N_STATES):
-        yp[j] = y[j] + 1.4901161193847656e-08 * max(1.0, abs(y[j]))
-        d = yp[j] - y[j]
-        rhs(t, yp, w, f1)
-        for i in range(N_STATES):
-            J[i, j] = (f1[i] - f0[i]) / d
-        yp[j] = y[j]
-""",
-    "jac_p": """
-@njit
-def jac_p(t, y, w, Jp):
-    b = N_INPUTS + 1
-    f0 = w[b:b + N_STATES]
-    f1 = w[b + N_STATES:b + 2 * N_STATES]
-    rhs(t, y, w, f0)
-    for j in range(N_INPUTS):
-        pj = w[j]
-        w[j] = pj + 1.4901161193847656e-08 * max(1.0, abs(pj))
-        d = w[j] - pj
-        rhs(t, y, w, f1)
-        for i in range(N_STATES):
-            Jp[i, j] = (f1[i] - f0[i]) / d
-        w[j] = pj
-""",
-}
-
-# Stand-in for the _rosenbrock template when a model is bound with stiff=False.
-_NO_STIFF_SOURCE = """
-@njit
-def _ros_advance(w, t, y, h, t_eval, rtol, atol, max_steps, ys, us, ts, stats):
-    return -6, t, h
-
-
-@njit
-def _ros_consistent_init(t, y, w, rtol, atol, stats):
-    return -6
-"""
-
 _BOUND_COUNTER = itertools.count()
 
 
 def _check_dispatcher(name: str, fn: object) -> None:
     if not isinstance(fn, CPUDispatcher):
-        raise TypeError(
+        raise ArgumentTypeError(
             f"`{name}` must be a numba @njit function, got {type(fn).__name__}. Decorate it "
             f"with `@numba.njit` (signature as in docs/kernel-contract.md)."
         )
@@ -273,20 +190,20 @@ def bind_model(
     """
     n_states = int(n_states)
     if n_states < 1:
-        raise ValueError(f"`n_states` must be >= 1, got {n_states}.")
+        raise ArgumentError(f"`n_states` must be >= 1, got {n_states}.")
     if n_inputs < 0 or n_stop < 0:
-        raise ValueError(f"`n_inputs` and `n_stop` must be >= 0, got {n_inputs}, {n_stop}.")
+        raise ArgumentError(f"`n_inputs` and `n_stop` must be >= 0, got {n_inputs}, {n_stop}.")
     if (stop is None) != (n_stop == 0):
-        raise ValueError(
+        raise ArgumentError(
             f"`stop` and `n_stop` go together: got stop={stop!r} with n_stop={n_stop}. Pass "
             f"both (n_stop = number of root functions) or neither."
         )
     if reset is not None and stop is None:
-        raise ValueError("`reset` requires `stop` (a reset happens at a root).")
+        raise ArgumentError("`reset` requires `stop` (a reset happens at a root).")
     if mass is not None and not stiff:
-        raise ValueError("A model with `mass` (a DAE) needs the stiff method: pass stiff=True.")
+        raise ArgumentError("A model with `mass` (a DAE) needs the stiff method: pass stiff=True.")
     if out is not None and n_outputs is None:
-        raise ValueError("`out` requires `n_outputs` (the length of the output vector).")
+        raise ArgumentError("`out` requires `n_outputs` (the length of the output vector).")
     funcs: dict[str, Any] = {"rhs": rhs}
     for key, fn in (
         ("jac", jac),
@@ -303,7 +220,7 @@ def bind_model(
     else:
         u0_array = np.ascontiguousarray(u0, dtype=np.float64)
         if u0_array.shape != (n_states,):
-            raise ValueError(
+            raise ArgumentError(
                 f"`u0` must have shape ({n_states},) (one value per state), got "
                 f"{u0_array.shape}. Pass an array of initial values or an @njit u0(p, y)."
             )
@@ -318,7 +235,6 @@ def bind_model(
 
     ns_module = types.ModuleType(f"diffid_plugins._bound.{name}_{next(_BOUND_COUNTER)}")
     ns = ns_module.__dict__
-    ns.update(np=np, njit=njit, math=math, _BM_U0=u0_array)
     ns.update(
         N_STATES=n_states,
         N_INPUTS=int(n_inputs),
@@ -332,18 +248,15 @@ def bind_model(
         SOLVER_HAS_STIFF=bool(stiff),
         ALGEBRAIC=(False,) * n_states,
     )
+    exec_template(template_source(_bound_defaults), _bound_defaults.__name__, ns)
+    ns["_BM_U0"] = u0_array
     ns.update(funcs)
-    for key, src in _DEFAULT_SOURCE.items():
-        if key not in ns:
-            exec(compile(src, f"<diffid_plugins default {key}>", "exec"), ns)
     if mass is not None:
         ns["ALGEBRAIC"] = _algebraic_rows(mass, n_states, int(n_inputs), algebraic)
-    for module in SOLVER_TEMPLATES:
+    for module in (_specialised, *SOLVER_TEMPLATES):
         if module is _rosenbrock and not stiff:
-            text = _NO_STIFF_SOURCE
-        else:
-            text = template_source(module).replace("cache=True", "cache=False")
-        exec(compile(text, f"<diffid_plugins template {module.__name__}>", "exec"), ns)
+            module = _no_stiff
+        exec_template(template_source(module), module.__name__, ns)
     return BoundModel(ns_module, input_names=input_names, default_inputs=default_inputs, name=name)
 
 
@@ -354,7 +267,7 @@ def _algebraic_rows(
     if algebraic is not None:
         flags = tuple(bool(a) for a in algebraic)
         if len(flags) != n_states:
-            raise ValueError(f"`algebraic` must have {n_states} entries, got {len(flags)}.")
+            raise ArgumentError(f"`algebraic` must have {n_states} entries, got {len(flags)}.")
         return flags
     m = np.zeros((n_states, n_states))
     mass(0.0, np.zeros(n_inputs + 1 + 3 * n_states), m)

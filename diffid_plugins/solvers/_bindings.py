@@ -11,10 +11,13 @@ be used for a solve (a one-state model ``y' = 0``).
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit
 
 __all__ = [
     "ALGEBRAIC",
+    "ALGEBRAIC_INDEX",
+    "DIFFERENTIAL_INDEX",
     "HAS_MASS",
     "HAS_RESET",
     "MASS_TIME_DEPENDENT",
@@ -23,6 +26,8 @@ __all__ = [
     "N_STATES",
     "N_STOP",
     "N_WORK",
+    "RHS_DEPENDS_ON_T",
+    "SOLVER_HAS_STIFF",
     "jac",
     "jac_p",
     "mass",
@@ -42,7 +47,13 @@ N_WORK = 1
 HAS_MASS = False
 MASS_TIME_DEPENDENT = False
 HAS_RESET = False
+RHS_DEPENDS_ON_T = True
+SOLVER_HAS_STIFF = True
 ALGEBRAIC = (False,)
+# Derived by the specialised prelude (``_specialised.py``) from ALGEBRAIC: indices of the
+# algebraic and of the differential states, increasing.
+ALGEBRAIC_INDEX = np.zeros(0, dtype=np.int64)
+DIFFERENTIAL_INDEX = np.zeros(1, dtype=np.int64)
 
 
 @njit(cache=True)

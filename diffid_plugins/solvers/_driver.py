@@ -39,6 +39,7 @@ from diffid_plugins.solvers._bindings import (  # model-bindings
     N_INPUTS,
     N_STATES,
     N_WORK,
+    SOLVER_HAS_STIFF,
     prepare,
     reset,
     u0,
@@ -68,9 +69,6 @@ from diffid_plugins.solvers._status import (
 
 __all__ = ["solve_kernel"]
 
-# A module may be assembled without the stiff method (``bind_model(..., stiff=False)``): then
-# it defines SOLVER_HAS_STIFF = False and method="auto" never switches.
-_DRV_HAS_STIFF = bool(globals().get("SOLVER_HAS_STIFF", True))
 
 
 @njit(cache=True, error_model="numpy")
@@ -113,7 +111,7 @@ def solve_kernel(p, t0, t_eval, method, rtol, atol, max_steps, ys, us, ts, stats
         return STATUS_BAD_INPUT
     if HAS_MASS and method in (METHOD_DOPRI5, METHOD_TSIT5):
         return STATUS_BAD_INPUT
-    if not _DRV_HAS_STIFF and (method == METHOD_STIFF or HAS_MASS):
+    if not SOLVER_HAS_STIFF and (method == METHOD_STIFF or HAS_MASS):
         return STATUS_BAD_INPUT
     for i in range(N_STATES):
         if not (math.isfinite(atol[i]) and atol[i] > 0.0):
@@ -139,7 +137,7 @@ def solve_kernel(p, t0, t_eval, method, rtol, atol, max_steps, ys, us, ts, stats
             return status
     stiff = method == METHOD_STIFF or (method == METHOD_AUTO and HAS_MASS)
     tableau = 1 if method == METHOD_TSIT5 else 0
-    detect = method == METHOD_AUTO and _DRV_HAS_STIFF
+    detect = method == METHOD_AUTO and SOLVER_HAS_STIFF
     h = 0.0
     y_reset = np.empty(N_STATES)
     while True:

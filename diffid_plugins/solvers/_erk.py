@@ -49,14 +49,14 @@ from numba import njit
 from numba import types as _erk_nbtypes  # aliased: a generated file may import stdlib `types`
 from numba.extending import intrinsic
 
-from diffid_plugins.solvers._bindings import (
+from diffid_plugins.solvers._bindings import (  # model-bindings
     N_OUTPUTS,
     N_STATES,
     N_STOP,
-    out,  # model-bindings
+    out,
     rhs,
     stop,
-)  # model-bindings
+)
 from diffid_plugins.solvers._events import (  # model-bindings
     _ev_find_root,
     _ev_has_root,
@@ -101,7 +101,7 @@ _ERK_STIFF_LIMIT = (_ERK_DOPRI5.stability_limit, _ERK_TSIT5.stability_limit)
 # The kernel writes the theta^1 coefficient of the dense output as h k1 (y' = f at theta = 0).
 for _erk_dense in (_ERK_DP, _ERK_TP):
     if not (_erk_dense[0, 0] == 1.0 and not _erk_dense[1:, 0].any()):
-        raise ValueError("the first column of a dense-output matrix must be (1, 0, ..., 0)")
+        raise RuntimeError("internal: dense-output matrices must start with (1, 0, ..., 0)")
 _ERK_NQ = 5  # interpolant coefficients: degree 4 in theta
 _ERK_EPS = 2.220446049250313e-16
 _ERK_SAFETY = 0.9

@@ -10,10 +10,18 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 from numba import njit
 
-from diffid_plugins.solvers._bindings import ALGEBRAIC, HAS_MASS, MASS_TIME_DEPENDENT, N_STATES, mass, rhs  # noqa: E501  # isort: skip  # fmt: skip  # model-bindings
+from diffid_plugins.solvers._bindings import (  # model-bindings
+    ALGEBRAIC,
+    DIFFERENTIAL_INDEX,
+    HAS_MASS,
+    MASS_TIME_DEPENDENT,
+    N_STATES,
+    RHS_DEPENDS_ON_T,
+    mass,
+    rhs,
+)
 from diffid_plugins.solvers._status import STAT_NRHS
 
 _ROS_ORDER = 5
@@ -24,19 +32,13 @@ _ROS_FAC_MAX = 5.0
 _ROS_MAX_SINGULAR = 5  # consecutive singular iteration matrices (halving h) before failing
 _ROS_NEWTON_MAXITER = 30  # consistent initialisation
 _ROS_EPS = 2.220446049250313e-16
-# Optional model binding: generated models may define RHS_DEPENDS_ON_T = False when neither F
-# nor M depends on t; df/dt (one extra right-hand side evaluation per step) is then skipped.
-_ROS_NONAUTONOMOUS = bool(globals().get("RHS_DEPENDS_ON_T", True)) or MASS_TIME_DEPENDENT
-# Algebraic rows/variables (A) and differential ones (D) of the model, as frozen index arrays.
-_ROS_AIDX = np.array([i for i in range(N_STATES) if ALGEBRAIC[i]], dtype=np.int64)
-_ROS_DIDX = np.array([i for i in range(N_STATES) if not ALGEBRAIC[i]], dtype=np.int64)
 
 
 # --- dense linear algebra: in place, no allocation ---------------------------------------------
 # The per-step helpers (_ros_step, _ros_lu_solve) are inlined at the numba IR level: a call
 # that passes arrays costs reference-count updates per array (measured: Robertson 51 -> 40 us
 # per solve with these two inlined; see docs/kernel-contract.md, performance note).
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _ros_lu_factor(a, n, piv):
     """LU factorisation with partial pivoting of ``a[:n, :n]``, in place (LAPACK getrf order).
 
@@ -79,7 +81,7 @@ def _ros_lu_factor(a, n, piv):
     return True
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _ros_lu_solve(a, n, piv, b):
     """Solve ``A x = b`` in place with the factors from :func:`_ros_lu_factor`.
 
@@ -110,7 +112,7 @@ def _ros_lu_solve(a, n, piv, b):
 
 
 # --- right-hand side of the (transformed) system -----------------------------------------------
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _ros_f(t, y, w, m0, mt, piv_m, tmp, f, stats):
     """Evaluate ``f(t, y)`` into ``f``, transformed for a time-dependent mass matrix.
 
@@ -136,7 +138,7 @@ def _ros_f(t, y, w, m0, mt, piv_m, tmp, f, stats):
     rhs(t, y, w, f)
     stats[STAT_NRHS] += 1
     if MASS_TIME_DEPENDENT:
-        didx = _ROS_DIDX
+        didx = DIFFERENTIAL_INDEX
         nd = didx.shape[0]
         mass(t, w, mt)
         # [[M_DD(t), 0], [0, I]] in place (didx is increasing), so that the LU is always of
@@ -160,7 +162,7 @@ def _ros_f(t, y, w, m0, mt, piv_m, tmp, f, stats):
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _ros_time_derivative(t, y, w, f0, m0, mt, piv_m, tmp, ft, stats):
     """Forward-difference ``df/dt(t, y)`` into ``ft`` (zero for autonomous models).
 
@@ -168,7 +170,9 @@ def _ros_time_derivative(t, y, w, f0, m0, mt, piv_m, tmp, ft, stats):
     enters the step as ``h d_i delta f_tt``: a local error O(h^2 delta), below the tolerances
     used for fitting (1e-6 to 1e-10) at the step sizes these tolerances select.
     """
-    if not _ROS_NONAUTONOMOUS:
+    # df/dt (one extra right-hand side evaluation per step) is skipped when neither F nor M
+    # depends on t.
+    if not (RHS_DEPENDS_ON_T or MASS_TIME_DEPENDENT):
         for i in range(N_STATES):
             ft[i] = 0.0
         return True
@@ -180,7 +184,7 @@ def _ros_time_derivative(t, y, w, f0, m0, mt, piv_m, tmp, ft, stats):
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _ros_norm(v, y0, y1, rtol, atol):
     """Weighted RMS norm of ``v`` with weights ``atol_i + rtol * max(|y0_i|, |y1_i|)``."""
     s = 0.0
@@ -190,7 +194,7 @@ def _ros_norm(v, y0, y1, rtol, atol):
     return math.sqrt(s / N_STATES)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _ros_initial_step(t, y, w, f0, m0, t_end, rtol, atol, y1, f1, stats):
     """Hairer's starting step (Hairer-Norsett-Wanner I, Sec. II.4; scipy ``select_initial_step``).
 

@@ -72,10 +72,24 @@ import math
 import numpy as np
 from numba import njit
 
-from diffid_plugins.solvers._bindings import HAS_MASS, MASS_TIME_DEPENDENT, N_STATES, N_STOP, jac, mass, rhs, stop  # noqa: E501  # isort: skip  # fmt: skip  # model-bindings
-from diffid_plugins.solvers._events import _ev_find_root, _ev_has_root, _ev_write_entry, _ev_write_step  # noqa: E501  # isort: skip  # fmt: skip  # model-bindings
+from diffid_plugins.solvers._bindings import (  # model-bindings
+    ALGEBRAIC_INDEX,
+    HAS_MASS,
+    MASS_TIME_DEPENDENT,
+    N_STATES,
+    N_STOP,
+    jac,
+    mass,
+    rhs,
+    stop,
+)
+from diffid_plugins.solvers._events import (  # model-bindings
+    _ev_find_root,
+    _ev_has_root,
+    _ev_write_entry,
+    _ev_write_step,
+)
 from diffid_plugins.solvers._ros_kernels import (  # model-bindings
-    _ROS_AIDX,
     _ROS_EPS,
     _ROS_FAC_MAX,
     _ROS_FAC_MIN,
@@ -200,13 +214,13 @@ def _ros_tableau_check() -> None:
     }
     for name, value in checks.items():
         if not value < 1e-12:
-            raise ValueError(f"Rodas5P tableau check failed: {name} (deviation {value:.3g}).")
+            raise RuntimeError(f"internal: Rodas5P tableau check failed: {name} ({value:.3g}).")
 
 
 _ros_tableau_check()
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _ros_consistent_init(t, y, w, rtol, atol, stats):
     """Make the algebraic components of ``y`` consistent at ``t`` (Newton, exact Jacobian).
 
@@ -234,7 +248,7 @@ def _ros_consistent_init(t, y, w, rtol, atol, stats):
         ``STATUS_DONE`` or ``STATUS_INIT_FAILED`` (singular ``J_AA``, non-finite values, or no
         convergence in 30 iterations).
     """
-    aidx = _ROS_AIDX
+    aidx = ALGEBRAIC_INDEX
     na = aidx.shape[0]
     if na == 0:
         return STATUS_DONE
@@ -296,7 +310,7 @@ def _ros_consistent_init(t, y, w, rtol, atol, stats):
 
 
 # --- one step ----------------------------------------------------------------------------------
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _ros_step(t, h, y, w, f0, ft, lu, piv, m0, mt, piv_m, ks, u, fs, rv, tmp, ynew, stats):
     """Stages of one Rodas5P step from ``(t, y)`` with the factorised ``W`` in ``lu``, ``piv``.
 
@@ -342,7 +356,7 @@ def _ros_step(t, h, y, w, f0, ft, lu, piv, m0, mt, piv_m, ks, u, fs, rv, tmp, yn
     return 0
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _ros_dense_q(y0, y1, ks, q):
     """Monomial coefficients ``q`` (5, N_STATES) of the Rodas5P continuous extension.
 
@@ -366,7 +380,7 @@ def _ros_dense_q(y0, y1, ks, q):
 
 
 # --- the resumable advance function (docs/kernel-contract.md) ----------------------------------
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _ros_advance(w, t, y, h, t_eval, rtol, atol, max_steps, ys, us, ts, stats):
     """Integrate with Rodas5P from ``(t, y)`` until all output rows are written or a root.
 

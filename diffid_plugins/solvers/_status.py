@@ -1,19 +1,36 @@
-"""Status codes, their messages, and the layout of the ``stats`` array of the solver kernels.
+"""Solver status codes, the :class:`Status` enumeration, and the layout of the ``stats`` array.
 
 Kernels return plain ``int`` status codes (no Python objects may cross a numba ``prange``
-body); :class:`Status` gives each code a name and a message, in the style of diffrax's
-``RESULTS`` (the message tells the user what to try). ``0`` is success, positive codes are
-control-flow signals between the advance functions and the driver, negative codes are
-failures. The ``STAT_*`` integers index the ``int64`` counters array shared by every kernel.
+body). ``0`` is success, positive codes are control-flow signals between the advance
+functions and the driver, negative codes are failures. The codes, their names, messages and
+success flags are defined once, in the package's status registry
+(:mod:`diffid_plugins._status_codes`); this module re-exports the solver's codes as plain
+ints, and :class:`Status` names them in the style of diffrax's ``RESULTS`` (the message tells
+the user what to try). The ``STAT_*`` integers index the ``int64`` counters array shared by
+every kernel, and ``METHOD_*`` are the method codes of ``solve_kernel``.
 
-This module is also a solver *template* (see ``docs/kernel-contract.md``): its text is
-included first in every generated model module, so the plain ints below are module globals
-there, which numba freezes as compile-time constants.
+The solver templates import these names normally (``from diffid_plugins.solvers._status
+import STATUS_DONE``); numba freezes module-level ints as compile-time constants
+(``docs/kernel-contract.md``). This module does not import numba.
 """
 
 from __future__ import annotations
 
 from enum import IntEnum
+
+from diffid_plugins._status_codes import (
+    STATUS_BAD_INPUT,
+    STATUS_DONE,
+    STATUS_INIT_FAILED,
+    STATUS_MAX_STEPS,
+    STATUS_NONFINITE,
+    STATUS_ROOT,
+    STATUS_SINGULAR,
+    STATUS_STEP_TOO_SMALL,
+    STATUS_STIFF,
+    STATUSES,
+    describe_status,
+)
 
 __all__ = [
     "METHOD_AUTO",
@@ -43,17 +60,6 @@ __all__ = [
     "Status",
     "message",
 ]
-
-# --- status codes (kernel return values) -------------------------------------------------------
-STATUS_DONE = 0  # every output row written
-STATUS_ROOT = 1  # a `stop` root ended the integration (a success for solve())
-STATUS_STIFF = 2  # explicit method detected stiffness (advance -> driver only)
-STATUS_MAX_STEPS = -1
-STATUS_STEP_TOO_SMALL = -2
-STATUS_NONFINITE = -3
-STATUS_SINGULAR = -4
-STATUS_INIT_FAILED = -5
-STATUS_BAD_INPUT = -6
 
 # --- indices into the int64 `stats` array ------------------------------------------------------
 STAT_NRHS = 0  # right-hand side evaluations (finite-difference Jacobian calls not included)
@@ -98,62 +104,30 @@ class Status(IntEnum):
 
     @property
     def message(self) -> str:
-        """Human-readable explanation with a suggested fix."""
-        return _MESSAGES[self]
+        """Human-readable explanation with a suggested fix (from the status registry)."""
+        return STATUSES[self.value].message
 
     @property
     def is_successful(self) -> bool:
         """``True`` for a finished solve (all times reached, or ended by a `stop` root)."""
-        return self in (Status.DONE, Status.ROOT)
-
-
-_MESSAGES: dict[Status, str] = {
-    Status.DONE: "The solver successfully reached the end of the integration interval.",
-    Status.ROOT: "A `stop` event occurred; the last row of the solution is the root.",
-    Status.STIFF: (
-        "Stiffness was detected by the explicit method (an internal signal; seeing it in a "
-        "result is a bug, please report it)."
-    ),
-    Status.MAX_STEPS: (
-        "The maximum number of solver steps was reached. Try increasing `max_steps`."
-    ),
-    Status.STEP_TOO_SMALL: (
-        "Required step size is less than spacing between numbers. The solution may blow up "
-        "(a singularity) or the problem may be stiff: try method='auto' or a stiff method."
-    ),
-    Status.NONFINITE: (
-        "The state or its derivative became non-finite (inf or NaN) and no smaller step "
-        "avoided it. Check the model for divisions by zero, logarithms or square roots of "
-        "negative numbers, or overflow at these parameters."
-    ),
-    Status.SINGULAR: (
-        "The iteration matrix (M - h*gamma*J) is singular and no smaller step avoided it. "
-        "Check that the DAE has index 1 (each algebraic equation determines its variable)."
-    ),
-    Status.INIT_FAILED: (
-        "Consistent initialisation of the algebraic variables failed: Newton's method on the "
-        "algebraic equations did not converge from the initial guess given in `u`."
-    ),
-    Status.BAD_INPUT: (
-        "Invalid solver input (t_eval not non-decreasing, t_eval before t0, or non-finite "
-        "tolerances); the Python `solve()` checks these and raises a ValueError instead."
-    ),
-}
+        return STATUSES[self.value].success
 
 
 def message(status: int) -> str:
-    """Message of an integer status code (an unknown code gets a generic message).
+    """Message of an integer status code (an unknown code gets the registry's unknown message).
 
     Parameters
     ----------
     status : int
-        A value returned by a solver kernel.
+        A value returned by a solver kernel (or any status code of the registry).
 
     Returns
     -------
     str
+
+    Examples
+    --------
+    >>> message(-1) == Status.MAX_STEPS.message
+    True
     """
-    try:
-        return Status(int(status)).message
-    except ValueError:
-        return f"Unknown solver status {int(status)} (this is a bug, please report it)."
+    return describe_status(status).message

@@ -77,7 +77,7 @@ def lv_model() -> object:
     """The tutorial Lotka-Volterra model, compiled once per process (from the disk cache)."""
     if "model" not in _LV:
         from diffid_plugins import compile_model
-        from diffid_plugins.problem._tutorial import tutorial_text
+        from diffid_plugins.examples import tutorial_text
 
         _LV["model"] = compile_model(tutorial_text())
     return _LV["model"]

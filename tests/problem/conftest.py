@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from diffid_plugins import CompiledModel, compile_model
-from diffid_plugins.problem._tutorial import tutorial_data, tutorial_text
+from diffid_plugins.examples import tutorial_data, tutorial_text
 
 QUAD_TEXT = "in_i { c = 3 }\nu_i { x = 0 }\nF_i { c * t }\n"
 """x' = c t, x(0) = 0, so x = c t^2 / 2: with c = 3 the model is 1.5 t^2 (closed form)."""

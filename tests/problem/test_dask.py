@@ -215,7 +215,7 @@ def lv_problem(lv_model: Any, lv_data: np.ndarray) -> Any:
 def test_real_problem_on_dask_equals_local_bit_for_bit(client: Any, lv_problem: Any) -> None:
     # Rows from the box [0.5, 2] x [0.1, 1] x [0.01, 0.5] x [0.1, 1], plus four that
     # fail: they must come back from the workers with the same cost (inf) and status.
-    from diffid_plugins.problem._tutorial import TUTORIAL_BOX
+    from diffid_plugins.examples import TUTORIAL_BOX
 
     X = np.random.default_rng(7).uniform(*TUTORIAL_BOX.T, size=(64, 4))
     # Rows that fail locally with NONFINITE, NONFINITE_PARAMS, MAX_STEPS, NONFINITE_COST.

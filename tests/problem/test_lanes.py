@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from diffid_plugins import Problem, solve
+from diffid_plugins.examples import TUTORIAL_BOX, TUTORIAL_TRUE
 from diffid_plugins.problem import GaussianNLL, status_name
-from diffid_plugins.problem._tutorial import TUTORIAL_BOX, TUTORIAL_TRUE
 from diffid_plugins.solvers._status import METHOD_AUTO, METHOD_DOPRI5
 
 STIFF = np.array(
@@ -42,7 +42,7 @@ def _scalar(problem: Problem, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  
     enc = problem._enc
     costs = np.empty(len(X))
     statuses = np.empty(len(X), dtype=np.int64)
-    problem._kernels.batch_kernel(
+    problem._kernels.entry("batch_kernel")(
         np.ascontiguousarray(X, dtype=np.float64),
         problem._p_default,
         problem._param_index,

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from diffid_plugins import Problem, compile_model
+from diffid_plugins.examples import TUTORIAL_BOX, TUTORIAL_TRUE, tutorial_text
 from diffid_plugins.problem import GaussianNLL, ProblemError, status_message, status_name
-from diffid_plugins.problem._tutorial import TUTORIAL_BOX, TUTORIAL_TRUE, tutorial_text
 
 FAILING = np.array([[1.1, -0.4, 0.1, 0.4], [5.0, 0.0, 0.1, 0.4]])
 

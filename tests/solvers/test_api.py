@@ -133,7 +133,7 @@ def test_status_messages() -> None:
 
 def test_kernels_never_raise_inside_a_prange_batch(fail: BoundModel) -> None:
     """A parallel batch over parameter sets gets integer statuses, never an exception."""
-    ns = fail.kernels.__dict__
+    ns = vars(fail.kernels.module)
     exec(  # compiled in the model's namespace, as the batch templates of issue 4 will be
         "from numba import prange\n"
         "@njit(parallel=True)\n"
@@ -183,7 +183,7 @@ def test_stiff_false_models_refuse_the_stiff_method(fail: BoundModel) -> None:
 
 def test_finite_difference_jacobian_fallback() -> None:
     # The convergence model has no `jac`: the documented forward-difference fallback.
-    k = convergence_model().kernels
+    k = convergence_model().kernels.module
     w = np.zeros(k.N_WORK)
     y = np.array([0.3, 0.7, 0.2, -0.4])
     J = np.zeros((4, 4))  # noqa: N806

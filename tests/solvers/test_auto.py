@@ -115,7 +115,7 @@ def test_stiffness_switch_bounds_an_explosive_explicit_solve(lv: BoundModel) -> 
     t = np.linspace(0, 100, 500)
     crawl = solve(lv, p, t, method="tsit5", max_steps=20_000)
     assert not crawl.success and crawl.status == -1  # max_steps exhausted
-    k = lv.kernels
+    k = lv.kernels.module
     w = np.zeros(k.N_WORK)
     k.prepare(p, 0, w)
     y = np.array([10.0, 5.0])

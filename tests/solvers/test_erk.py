@@ -50,7 +50,7 @@ def _record_steps(
     atol: float,
     tableau: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    k = model.kernels
+    k = model.kernels.module
     w = np.zeros(k.N_WORK)
     k.prepare(np.asarray(p, float), 0, w)
     y = np.array(y0, dtype=float)
@@ -201,7 +201,7 @@ def test_fixed_step_order_is_five(conv: BoundModel, tableau: int, name: str) -> 
     """Global error at t = 4 with N equal steps, each step taken through the resumable
     ``_erk_advance`` (one call per step, tolerances so loose that every step is accepted and
     the step ends exactly at the requested time); regress log error on log h."""
-    k = conv.kernels
+    k = conv.kernels.module
     T = 4.0
     n_steps = np.array([40, 56, 80, 112, 160])  # asymptotic range; errors 1e-8 .. 1e-12
     errors = []

@@ -145,15 +145,15 @@ def test_exact_zero_at_step_end_is_a_root() -> None:
 def test_illinois_root_location_picks_the_earliest_crossing() -> None:
     # _ev_find_root on one "step" (0, 2) where three components cross (t = 0.5, 1, 1.5):
     # the first crossing, component 1 at t = 0.5, is reported to round-off.
-    k = logistic_model_index().kernels
-    w = np.zeros(k.N_WORK)
+    model = logistic_model_index()
+    find_root = model.kernels.entry("_ev_find_root")  # the serving tier's helper
+    w = model.workspace()
     Q = np.array([[0.3]])  # noqa: N806  (constant state; stop depends only on t)
-    g_lo, g_hi = np.zeros(4), np.zeros(4)
-    k.stop(0.0, Q[0], w, g_lo)
-    k.stop(2.0, Q[0], w, g_hi)
-    idx, t_root = k._ev_find_root(w, 0.0, 2.0, Q, 1, g_lo, g_hi, np.zeros(4), np.zeros(1))
+    g_lo = np.ascontiguousarray(model.stop(None, 0.0, Q[0]))
+    g_hi = np.ascontiguousarray(model.stop(None, 2.0, Q[0]))
+    idx, t_root = find_root(w, 0.0, 2.0, Q, 1, g_lo, g_hi, np.zeros(4), np.zeros(1))
     assert idx == 1 and abs(t_root - 0.5) < 1e-12 and t_root >= 0.5
-    no_root, t_end = k._ev_find_root(w, 0.0, 0.25, Q, 1, g_lo, g_lo, np.zeros(4), np.zeros(1))
+    no_root, t_end = find_root(w, 0.0, 0.25, Q, 1, g_lo, g_lo, np.zeros(4), np.zeros(1))
     assert no_root == -1 and t_end == 0.25
 
 

@@ -1,0 +1,331 @@
+"""Kernel assembly: the one place that joins models, solver templates and batch templates.
+
+The layers below know nothing of each other's code: the DiffSL compiler (``diffsl/``) emits a
+model's own kernels, the solvers (``solvers/``) and the batch evaluator (``problem/``) are
+template modules written against the model names of ``docs/kernel-contract.md``. This module
+owns the ordered template list and builds, for a compiled model, the :class:`KernelSet` that
+:func:`~diffid_plugins.solve` and :class:`~diffid_plugins.Problem` call, in one of two tiers:
+
+* **generic** (:func:`generic_module`): every template rewritten to take the model as a run-time
+  descriptor (:func:`diffid_plugins._templates.generic_source`), compiled once per install and
+  cached on disk, keyed by the hash of the templates' text and the versions. A new or edited
+  model compiles only its own kernels (tens of milliseconds each) and is served at once.
+* **specialised** (:func:`specialised_source`): the model source followed by the templates, so
+  numba inlines the model and unrolls its sizes. It is compiled per model, by default in a
+  niced background process (:mod:`diffid_plugins._warm`), and swapped in between calls once
+  it is ready; ``python -m diffid_plugins warm model.ds`` builds it ahead of time.
+
+Both tiers run the same template arithmetic in the same order: results are bit-identical
+(``tests/test_tiers.py``).
+
+Control: ``compile_model(text, tier=...)``, or the environment variables
+``DIFFID_PLUGINS_TIER`` (``auto``, ``generic``, ``specialised``) and
+``DIFFID_PLUGINS_BACKGROUND=0`` (never start a background compile: CI, clusters, batch jobs).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import subprocess
+import sys
+import threading
+import time
+import types
+from pathlib import Path
+
+from diffid_plugins import _codecache
+from diffid_plugins._templates import assemble, generic_source
+from diffid_plugins.diffsl._compile import compile_model_kernels
+from diffid_plugins.diffsl.model import CompiledModel
+from diffid_plugins.errors import DiffidError
+from diffid_plugins.problem import BATCH_TEMPLATES
+from diffid_plugins.solvers import SOLVER_TEMPLATES
+from diffid_plugins.solvers import _generic as _generic_prelude
+from diffid_plugins.solvers import _specialised as _specialised_prelude
+from diffid_plugins.solvers._kernelset import KernelSet, describe
+
+__all__ = [
+    "BACKGROUND_ENV",
+    "TEMPLATES",
+    "TIER_ENV",
+    "compile_model",
+    "generic_module",
+    "kernels_for",
+    "specialised_source",
+    "warm",
+]
+
+TEMPLATES: tuple[types.ModuleType, ...] = (*SOLVER_TEMPLATES, *BATCH_TEMPLATES)
+"""Every template module, in dependency order (the solver's, then the batch evaluator's)."""
+
+TIER_ENV = "DIFFID_PLUGINS_TIER"
+BACKGROUND_ENV = "DIFFID_PLUGINS_BACKGROUND"
+_TIER_CHOICES = ("auto", "generic", "specialised")
+_LOCK_STALE_SECONDS = 600.0  # a warm-up lock older than this is from a dead run
+
+_GENERIC_LOCK = threading.Lock()
+
+
+@functools.lru_cache(maxsize=1)
+def _generic_text() -> str:
+    return generic_source(_generic_prelude, TEMPLATES)
+
+
+def generic_module() -> types.ModuleType:
+    """The generic tier's module (written and imported once per process; compiled once per
+    install: its kernels are cached by numba next to the file)."""
+    with _GENERIC_LOCK:
+        return _codecache.load_source_module(_generic_text(), prefix="generic")
+
+
+def specialised_source(model_source: str) -> str:
+    """The specialised module of a model: its generated source, then every template."""
+    return assemble(model_source, (_specialised_prelude, *TEMPLATES))
+
+
+def _tier_setting(tier: str | None) -> str:
+    value = tier if tier is not None else (os.environ.get(TIER_ENV, "").strip() or "auto")
+    if value not in _TIER_CHOICES:
+        where = "`tier`" if tier is not None else f"the environment variable {TIER_ENV}"
+        raise DiffidError(
+            f"{where} must be one of {list(_TIER_CHOICES)}, got {value!r}. Use 'auto' (the "
+            f"generic tier at once, the specialised one when its background compile is done)."
+        )
+    return value
+
+
+def _jit_disabled() -> bool:
+    from numba.core import config
+
+    return bool(config.DISABLE_JIT)  # type: ignore[attr-defined]
+
+
+def background_enabled() -> bool:
+    """Whether background compiles may start (``DIFFID_PLUGINS_BACKGROUND`` is not 0/false/no)."""
+    value = os.environ.get(BACKGROUND_ENV, "1").strip().lower()
+    return value not in ("0", "false", "no", "off")
+
+
+# --- the specialised tier's files: source, model text, lock, ready mark ------------------------
+class _SpecialisedFiles:
+    """Paths that describe one model's specialised module in the cache directory."""
+
+    def __init__(self, model: CompiledModel) -> None:
+        self.source = specialised_source(model.source)
+        self.path = _codecache.module_path(self.source, prefix="spec")
+        self.ready = self.path.with_suffix(".ready")
+        self.lock = self.path.with_suffix(".lock")
+        self.log = self.path.with_suffix(".log")
+        self.model_text = self.path.with_suffix(".ds")
+
+    def load(self) -> types.ModuleType:
+        return _codecache.load_source_module(self.source, prefix="spec")
+
+    def mark_ready(self) -> None:
+        _atomic_write(self.ready, b"ok\n")
+
+    def try_lock(self) -> bool:
+        """Take the warm-up lock (O_EXCL); a lock older than the stale limit is broken."""
+        for _ in range(2):
+            try:
+                fd = os.open(self.lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+            except FileExistsError:
+                try:
+                    age = time.time() - self.lock.stat().st_mtime
+                except FileNotFoundError:
+                    continue
+                if age < _LOCK_STALE_SECONDS:
+                    return False
+                with contextlib.suppress(FileNotFoundError):
+                    self.lock.unlink()
+                continue
+            with os.fdopen(fd, "w") as handle:
+                handle.write(f"{os.getpid()}\n")
+            return True
+        return False
+
+    def unlock(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.lock.unlink()
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def _start_background(files: _SpecialisedFiles, model: CompiledModel) -> subprocess.Popen | None:
+    """Start ``python -m diffid_plugins._warm`` for this model unless one is running."""
+    if not files.try_lock():
+        return None  # another process is compiling it; its ready mark will do
+    try:
+        _atomic_write(files.model_text, model.text.encode("utf-8"))
+        env = dict(os.environ, **{BACKGROUND_ENV: "0", TIER_ENV: "specialised"})
+        args = [sys.executable, "-m", "diffid_plugins._warm", str(files.model_text)]
+        if model.read_dir is not None:
+            args += ["--read-dir", model.read_dir]
+        with open(files.log, "wb") as log:
+            return subprocess.Popen(
+                args,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+                close_fds=True,
+            )
+    except OSError:
+        files.unlock()
+        return None
+
+
+class _Upgrade:
+    """The callback a generic :class:`KernelSet` polls: the specialised module once ready."""
+
+    def __init__(self, files: _SpecialisedFiles, process: subprocess.Popen | None) -> None:
+        self.files = files
+        self.process = process
+
+    def __call__(self) -> tuple[types.ModuleType, str] | None:
+        if self.process is not None and self.process.poll() not in (None, 0):
+            self.process = None  # the compile failed (see the .log file): stay generic
+            return None
+        if not self.files.ready.exists():
+            return None
+        return self.files.load(), "specialised"
+
+
+def kernels_for(model: CompiledModel, tier: str | None = None) -> KernelSet:
+    """The :class:`KernelSet` of a compiled model (see the module docstring for the tiers).
+
+    Parameters
+    ----------
+    model : CompiledModel
+        From :func:`diffid_plugins.diffsl.compile_model_kernels`.
+    tier : {"auto", "generic", "specialised"}, optional
+        Default: ``DIFFID_PLUGINS_TIER``, else ``"auto"``.
+
+    Returns
+    -------
+    KernelSet
+    """
+    setting = _tier_setting(tier)
+    bindings = model.module
+    if _jit_disabled():  # NUMBA_DISABLE_JIT: plain Python functions have no addresses
+        setting = "specialised"
+    if setting == "specialised":
+        files = _SpecialisedFiles(model)
+        return KernelSet(files.load(), bindings, "specialised")
+    if setting == "auto":
+        files = _SpecialisedFiles(model)
+        if files.ready.exists():
+            return KernelSet(files.load(), bindings, "specialised")
+    generic = generic_module()
+    md = describe(bindings, generic)
+    upgrade = None
+    if setting == "auto" and background_enabled():
+        upgrade = _Upgrade(files, _start_background(files, model))
+    return KernelSet(generic, bindings, "generic", md=md, upgrade=upgrade)
+
+
+def compile_model(
+    text: str,
+    *,
+    read_dir: str | os.PathLike[str] | None = None,
+    tier: str | None = None,
+) -> CompiledModel:
+    """Compile DiffSL source to numba kernels, ready for :func:`~diffid_plugins.solve`.
+
+    Parameters
+    ----------
+    text : str
+        The model, in DiffSL (diffsl 0.8 to 0.12 syntax).
+    read_dir : path-like, optional
+        Directory that ``read('file.tns')`` imports are resolved in. Without it, a model
+        that uses ``read()`` is rejected: files are only read from a directory you name.
+    tier : {"auto", "generic", "specialised"}, optional
+        Which solver code serves the model. ``"auto"`` (default, or the environment variable
+        ``DIFFID_PLUGINS_TIER``): the generic solver at once (compiled once per install; only
+        the model's own kernels are compiled now), and the solver specialised to this model
+        once a niced background process has compiled it (``DIFFID_PLUGINS_BACKGROUND=0``
+        disables that process). ``"generic"``: never specialise. ``"specialised"``: compile
+        the specialised solver here, on the first solve. Results are the same in every tier;
+        ``model.kernels.tier`` says which one is serving.
+
+    Returns
+    -------
+    CompiledModel
+        Sizes, names and kernels of the model (``model.kernels``: a ``KernelSet``). Generated
+        code is cached on disk (``DIFFID_PLUGINS_CACHE_DIR`` overrides the location).
+
+    Raises
+    ------
+    DiffSLError
+        With every diagnostic (line, column, message, source context) when the model is
+        invalid.
+    DiffidError
+        If ``tier`` is not one of the choices.
+
+    Examples
+    --------
+    >>> from diffid_plugins import compile_model
+    >>> m = compile_model("in_i { k = 2 } u { x = 1 } F { -k * x }")
+    >>> m.rhs([2.0], 0.0, [1.0])
+    array([-2.])
+    """
+    setting = _tier_setting(tier)
+    model = compile_model_kernels(text, read_dir=read_dir)
+    model.attach_kernels(kernels_for(model, setting), rebuild=_recompile)
+    return model
+
+
+def _recompile(text: str, read_dir: str | None) -> CompiledModel:
+    """Unpickling helper of :class:`CompiledModel`: ``compile_model(text, read_dir=...)``."""
+    return compile_model(text, read_dir=read_dir)
+
+
+def _exercise(model: CompiledModel) -> None:
+    """Call every entry point the way solve() and Problem do, so that numba compiles (and
+    caches) exactly the signatures a later process will call."""
+    import numpy as np
+
+    from diffid_plugins.problem import Problem
+    from diffid_plugins.solvers import solve
+
+    kernels = model.kernels
+    solve(model, None, [1e-9], method="auto")
+    data = np.zeros((2, 1 + model.n_outputs))
+    data[1, 0] = 1e-9
+    methods = ["auto"]
+    if kernels.SOLVER_HAS_STIFF:
+        methods.append("rodas5p")  # the scalar batch kernel (lanes serve "auto" when they can)
+    for method in methods:
+        problem = Problem(model, data, method=method)
+        problem.evaluate_batch(np.tile(problem.x0, (2, 1)), n_threads=1)
+
+
+def warm(
+    text: str,
+    *,
+    read_dir: str | os.PathLike[str] | None = None,
+    tiers: tuple[str, ...] = ("generic", "specialised"),
+) -> dict[str, float]:
+    """Compile (and cache) a model's tiers now, in the foreground; return seconds per tier.
+
+    After ``warm``, a new process that compiles the same model text is served by the
+    specialised tier at once (its ready mark is written) and loads everything from the disk
+    cache. This is what ``python -m diffid_plugins warm model.ds`` runs, and what the
+    background process runs for ``tier="auto"``.
+    """
+    seconds: dict[str, float] = {}
+    for tier in tiers:
+        start = time.perf_counter()
+        model = compile_model(text, read_dir=read_dir, tier=tier)
+        _exercise(model)
+        if tier == "specialised":
+            _SpecialisedFiles(model).mark_ready()
+        seconds[tier] = time.perf_counter() - start
+    return seconds
