@@ -208,8 +208,9 @@ def check_tiers(ctx: Context) -> str:
         n_diff = int(np.sum((c_s != c_g) & ~(np.isnan(c_s) & np.isnan(c_g))))
         checks.append((label, same, n_diff))
     ok = all(same for _, same, _ in checks)
-    detail = ", ".join(
-        f"{label} {'same' if same else f'{n_diff} costs differ'}" for label, same, n_diff in checks
+    detail = "; ".join(
+        f"{label}: {'same' if same else f'{n_diff} costs differ'}"
+        for label, same, n_diff in checks
     )
     tiers = f"served by {ctx.problem.last_tier!r} / {ctx.generic.last_tier!r}"
     return (
@@ -335,7 +336,10 @@ def print_table(
     for r in rows:
         per_eval = r.unit == "per eval" and math.isfinite(r.median)
         ratio = f"{r.median / reference:.2f}" if per_eval and reference else ""
-        vs_diffid = f"{diffid / r.median:.1f}x" if per_eval and math.isfinite(diffid) else ""
+        vs_diffid = ""
+        if per_eval and math.isfinite(diffid):
+            speed_up = diffid / r.median
+            vs_diffid = f"{speed_up:.1f}x" if speed_up >= 0.95 else f"{speed_up:.2g}x"
         gen_spec = f"{r.vs_specialised:.2f}" if math.isfinite(r.vs_specialised) else ""
         spread = f"{100 * r.spread:.0f}%" if math.isfinite(r.spread) else ""
         cells = f"{_fmt_time(r.median):>11} {r.unit:>10} {spread:>7} {ratio:>10}"

@@ -15,11 +15,18 @@ interquartile range. Ratios (time / time of ``ours auto (solve)``) are measured 
 absolute times drift by tens of percent on a shared machine, ratios much less.
 
 Contestants: ours through :func:`diffid_plugins.solvers.solve` and through the bare kernel
-(``solve_kernel``, what a batch evaluation pays per parameter set), scipy ``solve_ivp`` (Python
-right-hand side), pydiffsol 0.6.2 (``Ode(..., nalgebra_dense).solve_dense``) and diffid 0.3.0
-(``DiffsolBuilder`` + ``Problem.evaluate``, run in its own interpreter through
-``../shared/tools/diffid-python``). Our models are the same DiffSL texts compiled with
-``compile_model``; before the compiler existed, hand-written ``@njit`` models were used.
+(``model.kernels.entry("solve_kernel")``, what a batch evaluation pays per parameter set),
+scipy ``solve_ivp`` (Python right-hand side), pydiffsol 0.6.2
+(``Ode(..., nalgebra_dense).solve_dense``) and diffid 0.3.0 (``DiffsolBuilder`` +
+``Problem.evaluate``, run in its own interpreter through ``../shared/tools/diffid-python``).
+Our models are the same DiffSL texts compiled with ``compile_model``; before the compiler
+existed, hand-written ``@njit`` models were used. "ours <method>" is the specialised tier
+(``compile_model(text, tier="specialised")``: the solver compiled specialised to the model, the
+fast path); "ours generic <method>" is the same text compiled with ``tier="generic"`` (solver
+kernels compiled once per install, calling the model through kernel addresses). Each generic
+contestant is timed alternately with its specialised one, and its note gives the generic /
+specialised time ratio (median of back-to-back repeats) and whether the outputs are
+bit-identical. Background compiles are switched off (``DIFFID_PLUGINS_BACKGROUND=0``).
 All timings are single-threaded.
 """
 
@@ -30,6 +37,8 @@ import os
 # One thread everywhere; idle OpenBLAS threads spin and steal the second core otherwise.
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
+# No background compile of the specialised tier while timing (each tier is compiled explicitly).
+os.environ.setdefault("DIFFID_PLUGINS_BACKGROUND", "0")
 
 import argparse  # noqa: E402
 import json  # noqa: E402
@@ -327,17 +336,33 @@ def cases() -> dict[str, Case]:
 # --- timing --------------------------------------------------------------------------------------
 def time_call(fn: Callable[[], Any], repeats: int, budget: float = 0.15) -> tuple[float, float]:
     """Median and interquartile range (seconds per call) over ``repeats`` timed loops."""
-    fn()
-    start = time.perf_counter()
-    fn()
-    one = max(time.perf_counter() - start, 1e-7)
-    inner = max(1, min(5000, int(budget / one)))
-    samples = []
-    for _ in range(repeats):
+    (samples,) = time_samples([fn], repeats, budget)
+    return _median_iqr(samples)
+
+
+def time_samples(
+    fns: list[Callable[[], Any]], repeats: int, budget: float = 0.15
+) -> list[list[float]]:
+    """Seconds per call of each of ``fns`` over ``repeats`` timed loops, the functions taking
+    turns in every repeat (so that all see the same machine load)."""
+    inner = []
+    for fn in fns:
+        fn()
         start = time.perf_counter()
-        for _ in range(inner):
-            fn()
-        samples.append((time.perf_counter() - start) / inner)
+        fn()
+        one = max(time.perf_counter() - start, 1e-7)
+        inner.append(max(1, min(5000, int(budget / one))))
+    samples: list[list[float]] = [[] for _ in fns]
+    for _ in range(repeats):
+        for fn, n, out in zip(fns, inner, samples, strict=True):
+            start = time.perf_counter()
+            for _ in range(n):
+                fn()
+            out.append((time.perf_counter() - start) / n)
+    return samples
+
+
+def _median_iqr(samples: list[float]) -> tuple[float, float]:
     q = np.percentile(samples, [25, 50, 75])
     return float(q[1]), float(q[2] - q[0])
 
@@ -358,8 +383,8 @@ def run_ours(case: Case, repeats: int) -> list[Row]:
     try:
         from diffid_plugins import compile_model
 
-        model = compile_model(case.code)
-        origin = "compiled DiffSL"
+        model = compile_model(case.code, tier="specialised")
+        generic = compile_model(case.code, tier="generic")
     except ImportError:  # pragma: no cover - before the compiler existed
         raise SystemExit("diffid_plugins.compile_model is needed for the benchmark") from None
     ref = case.reference()
@@ -369,17 +394,37 @@ def run_ours(case: Case, repeats: int) -> list[Row]:
     n_t = case.t_eval.shape[0]
     for method in case.ours:
         sol = solve(model, p, case.t_eval, method=method, rtol=case.rtol, atol=case.atol)
+        sol_g = solve(generic, p, case.t_eval, method=method, rtol=case.rtol, atol=case.atol)
         err = float(np.abs(sol.y - ref[: sol.y.shape[0]]).max()) if sol.success else math.nan
-        med, iqr = time_call(
-            lambda m=method: solve(
-                model, p, case.t_eval, method=m, rtol=case.rtol, atol=case.atol
-            ),
+        err_g = float(np.abs(sol_g.y - ref[: sol_g.y.shape[0]]).max()) if sol_g.success else err
+        samples = time_samples(
+            [
+                lambda m=method, mod=mod: solve(
+                    mod, p, case.t_eval, method=m, rtol=case.rtol, atol=case.atol
+                )
+                for mod in (model, generic)
+            ],
             repeats,
         )
+        med, iqr = _median_iqr(samples[0])
         steps = f"{sol.stats['n_accepted']}+{sol.stats['n_rejected']} steps"
         if sol.stats["n_switches"]:
             steps += f", switch at step {sol.stats['switch_step']}"
-        rows.append(Row(case.key, f"ours {method} (solve)", med, iqr, err, f"{origin}; {steps}"))
+        note = f"compiled DiffSL, {sol.tier} tier; {steps}"
+        rows.append(Row(case.key, f"ours {method} (solve)", med, iqr, err, note))
+        same = (
+            sol.status == sol_g.status
+            and np.array_equal(sol.t, sol_g.t)
+            and np.array_equal(sol.raw_stats, sol_g.raw_stats)
+            and np.array_equal(sol.y, sol_g.y, equal_nan=True)
+        )
+        ratio = float(np.median([g / s for g, s in zip(samples[1], samples[0], strict=True)]))
+        med, iqr = _median_iqr(samples[1])
+        note = (
+            f"{sol_g.tier} tier; {ratio:.2f}x ours {method} (solve); "
+            f"{'bit-identical' if same else 'OUTPUT DIFFERS'}"
+        )
+        rows.append(Row(case.key, f"ours generic {method} (solve)", med, iqr, err_g, note))
         code = {"auto": 0, "dopri5": 1, "tsit5": 2, "rodas5p": 3}[method]
         args = (
             np.asarray(case.p, float),
@@ -394,8 +439,15 @@ def run_ours(case: Case, repeats: int) -> list[Row]:
             np.empty(n_t),
             np.zeros(10, dtype=np.int64),
         )
-        med, iqr = time_call(lambda a=args: kern.solve_kernel(*a), repeats)
+        # the tiers' callables with the same signature (the generic one has its md bound)
+        entries = [kern.entry("solve_kernel"), generic.kernels.entry("solve_kernel")]
+        samples = time_samples([lambda a=args, f=f: f(*a) for f in entries], repeats)
+        med, iqr = _median_iqr(samples[0])
         rows.append(Row(case.key, f"ours {method} (kernel)", med, iqr, err, "no Python layer"))
+        ratio = float(np.median([g / s for g, s in zip(samples[1], samples[0], strict=True)]))
+        med, iqr = _median_iqr(samples[1])
+        note = f"no Python layer; {ratio:.2f}x ours {method} (kernel)"
+        rows.append(Row(case.key, f"ours generic {method} (kernel)", med, iqr, err_g, note))
     return rows
 
 
@@ -553,7 +605,7 @@ def run_diffid(selected: dict[str, Case], repeats: int) -> list[Row]:
 # --- report -------------------------------------------------------------------------------------
 def report(rows: list[Row], selected: dict[str, Case]) -> str:
     lines = []
-    header = f"{'solver':28s} {'time/solve':>12s} {'IQR':>9s} {'max err':>9s} {'ratio':>7s}  note"
+    header = f"{'solver':30s} {'time/solve':>12s} {'IQR':>9s} {'max err':>9s} {'ratio':>7s}  note"
     for key, case in selected.items():
         mine = [r for r in rows if r.case == key]
         base = next((r.seconds for r in mine if r.solver == "ours auto (solve)"), math.nan)
@@ -561,7 +613,7 @@ def report(rows: list[Row], selected: dict[str, Case]) -> str:
         for r in sorted(mine, key=lambda r: (math.isnan(r.seconds), r.seconds)):
             ratio = r.seconds / base if base == base and r.seconds == r.seconds else math.nan
             lines.append(
-                f"{r.solver:28s} {_fmt_time(r.seconds):>12s} {_fmt_time(r.spread):>9s} "
+                f"{r.solver:30s} {_fmt_time(r.seconds):>12s} {_fmt_time(r.spread):>9s} "
                 f"{r.error:9.1e} {ratio:7.2f}  {r.note}"
             )
     return "\n".join(lines)

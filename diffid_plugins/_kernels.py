@@ -44,6 +44,7 @@ from diffid_plugins.problem import BATCH_TEMPLATES
 from diffid_plugins.solvers import SOLVER_TEMPLATES
 from diffid_plugins.solvers import _generic as _generic_prelude
 from diffid_plugins.solvers import _specialised as _specialised_prelude
+from diffid_plugins.solvers._abi import FLAG_NAMES, KERNELS, MD_FLAGS, MD_SIZES, SIZE_NAMES
 from diffid_plugins.solvers._kernelset import KernelSet, describe
 
 __all__ = [
@@ -70,7 +71,10 @@ _GENERIC_LOCK = threading.Lock()
 
 @functools.lru_cache(maxsize=1)
 def _generic_text() -> str:
-    return generic_source(_generic_prelude, TEMPLATES)
+    slots = {name: i for i, name in enumerate(KERNELS)}
+    slots.update({name: MD_SIZES + i for i, name in enumerate(SIZE_NAMES)})
+    slots.update({name: MD_FLAGS + i for i, name in enumerate(FLAG_NAMES)})
+    return generic_source(_generic_prelude, TEMPLATES, slots, frozenset(FLAG_NAMES))
 
 
 def generic_module() -> types.ModuleType:

@@ -213,9 +213,13 @@ def _is_njit(node: ast.FunctionDef) -> bool:
 class _Genericise(ast.NodeTransformer):
     """Rewrite a template for the generic tier (see :func:`generic_source`)."""
 
-    def __init__(self, module: str, kernels: frozenset[str]) -> None:
+    def __init__(
+        self, module: str, kernels: frozenset[str], slots: dict[str, int], flags: frozenset[str]
+    ) -> None:
         self.module = module
         self.kernels = kernels
+        self.slots = slots
+        self.flags = flags
         self.depth = 0
 
     def _fail(self, node: ast.AST, what: str) -> ValueError:
@@ -248,9 +252,19 @@ class _Genericise(ast.NodeTransformer):
                 raise self._fail(node, f"call of {func.id!r} at module level")
             node.args = [self.visit(a) for a in node.args]
             node.keywords = [self.visit(k) for k in node.keywords]
-            name = f"_g_{func.id}" if func.id in KERNEL_NAMES else func.id
-            node.func = ast.copy_location(ast.Name(id=name, ctx=ast.Load()), func)
-            node.args.insert(0, ast.Name(id=_MD, ctx=ast.Load()))
+            if func.id in KERNEL_NAMES:
+                # rhs(...) -> _g_fn(_G_RHS_T, md[slot])(...): one indirect call, no wrapper
+                pointer = ast.Call(
+                    func=ast.Name(id="_g_fn", ctx=ast.Load()),
+                    args=[
+                        ast.Name(id=f"_G_{func.id.upper()}_T", ctx=ast.Load()),
+                        _md_item(self.slots[func.id]),
+                    ],
+                    keywords=[],
+                )
+                node.func = ast.copy_location(pointer, func)
+            else:
+                node.args.insert(0, ast.Name(id=_MD, ctx=ast.Load()))
             return node
         return self.generic_visit(node)
 
@@ -260,13 +274,29 @@ class _Genericise(ast.NodeTransformer):
                 raise self._fail(node, f"assignment to the model name {node.id!r}")
             if node.id in KERNEL_NAMES or not self.depth:
                 raise self._fail(node, f"use of {node.id!r} outside a call in a kernel")
-            call = ast.Call(
-                func=ast.Name(id=f"_g_{node.id}", ctx=ast.Load()),
-                args=[ast.Name(id=_MD, ctx=ast.Load())],
-                keywords=[],
-            )
-            return ast.copy_location(call, node)
+            if node.id in self.slots:  # sizes: md[i]; flags: (md[i] != 0)
+                value: ast.expr = _md_item(self.slots[node.id])
+                if node.id in self.flags:
+                    value = ast.Compare(left=value, ops=[ast.NotEq()], comparators=[_const(0)])
+            else:  # index arrays: a slice of md, computed by a prelude function
+                value = ast.Call(
+                    func=ast.Name(id=f"_g_{node.id}", ctx=ast.Load()),
+                    args=[ast.Name(id=_MD, ctx=ast.Load())],
+                    keywords=[],
+                )
+            return ast.copy_location(value, node)
         return node
+
+
+def _const(value: int) -> ast.Constant:
+    return ast.Constant(value=value)
+
+
+def _md_item(index: int) -> ast.Subscript:
+    """The expression ``md[index]``."""
+    return ast.Subscript(
+        value=ast.Name(id=_MD, ctx=ast.Load()), slice=_const(index), ctx=ast.Load()
+    )
 
 
 def _njit_functions(tree: ast.Module) -> set[str]:
@@ -279,7 +309,10 @@ def _njit_functions(tree: ast.Module) -> set[str]:
 
 
 def generic_source(
-    prelude: types.ModuleType, templates: Sequence[types.ModuleType]
+    prelude: types.ModuleType,
+    templates: Sequence[types.ModuleType],
+    slots: dict[str, int],
+    flags: frozenset[str],
 ) -> str:
     """The source of the generic-tier module: ``prelude`` and the rewritten templates.
 
@@ -289,14 +322,17 @@ def generic_source(
 
     * every ``@njit`` function of the templates takes ``md`` as its first parameter, and every
       call of one passes it on;
-    * a call of a model kernel ``rhs(t, y, w, dy)`` becomes ``_g_rhs(md, t, y, w, dy)``;
-    * a model value ``N_STATES`` (any name in :data:`VALUE_NAMES`) becomes
-      ``_g_N_STATES(md)``.
+    * a call of a model kernel ``rhs(t, y, w, dy)`` becomes an indirect call through the
+      address in the descriptor, ``_g_fn(_G_RHS_T, md[slot])(t, y, w, dy)``;
+    * a size such as ``N_STATES`` becomes ``md[slot]``, a flag such as ``HAS_MASS`` becomes
+      ``(md[slot] != 0)``, and an index array such as ``ALGEBRAIC`` becomes
+      ``_g_ALGEBRAIC(md)``.
 
-    The ``_g_*`` functions come from ``prelude`` (``solvers/_generic.py``), included first,
-    unchanged. The arithmetic of the templates is untouched, so both tiers compute the same
-    numbers in the same order. Comments are not kept (the text is produced by
-    :func:`ast.unparse`).
+    No wrapper function and no IR inlining is involved (both cost compile time). ``_g_fn``,
+    the ``_G_<KERNEL>_T`` function types and the ``_g_<ARRAY>`` functions come from
+    ``prelude`` (``solvers/_generic.py``), included first, unchanged. The arithmetic of the
+    templates is untouched, so both tiers compute the same numbers in the same order.
+    Comments are not kept (the text is produced by :func:`ast.unparse`).
 
     Parameters
     ----------
@@ -304,6 +340,10 @@ def generic_source(
         Template module that defines the ``_g_*`` bindings.
     templates : sequence of types.ModuleType
         Template modules, in dependency order.
+    slots : dict of str to int
+        Descriptor index of each kernel (its address) and of each size and flag.
+    flags : frozenset of str
+        The names in ``slots`` that are booleans.
 
     Returns
     -------
@@ -329,7 +369,8 @@ def generic_source(
         template_source(prelude, bindings=False),
     ]
     for name, tree in trees:
-        rewritten = ast.fix_missing_locations(_Genericise(name, kernels).visit(tree))
+        rewriter = _Genericise(name, kernels, dict(slots), frozenset(flags))
+        rewritten = ast.fix_missing_locations(rewriter.visit(tree))
         parts += ["\n\n", _header(f"template {name} (generic)"), ast.unparse(rewritten), "\n"]
     return "".join(parts)
 

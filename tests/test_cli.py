@@ -39,3 +39,23 @@ def test_main_job_fits_the_bundled_example(
 def test_main_job_rejects_a_bad_population() -> None:
     with pytest.raises(SystemExit):
         cli.main(["--population", "0", "--no-plot"])
+
+
+def test_warm_command_compiles_and_marks_the_specialised_tier(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """``python -m diffid_plugins warm model.ds --tier generic``: compiles and reports; the
+    model is then served at once (the generic tier needs no ready mark)."""
+    from diffid_plugins import compile_model, solve
+    from diffid_plugins.examples import tutorial_text
+
+    model_file = tmp_path / "lv.ds"
+    model_file.write_text(tutorial_text())
+    assert cli.main(["warm", str(model_file), "--tier", "generic"]) == 0
+    assert re.search(r"generic tier of .*lv\.ds ready in [\d.]+ s", capsys.readouterr().out)
+    assert solve(compile_model(tutorial_text(), tier="generic"), None, [1.0]).success
+
+
+def test_warm_command_names_a_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["warm", str(tmp_path / "missing.ds")])

@@ -27,6 +27,7 @@ from diffid_plugins.problem._problem import (
     status_message,
     status_name,
 )
+from diffid_plugins.problem._protocols import ProblemLike
 from diffid_plugins.problem._validation import ProblemError
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "GaussianNLL",
     "Problem",
     "ProblemError",
+    "ProblemLike",
     "ProblemStats",
     "status_message",
     "status_name",

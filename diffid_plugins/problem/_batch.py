@@ -11,7 +11,9 @@ Determinism: a row's cost and status depend only on that row (every buffer a row
 written by the same row first, and all sums run in a fixed order inside the row), so results
 are bit-identical for any number of threads and any chunking.
 
-The cost is passed as small arrays, so one compiled kernel serves every cost (sum of terms):
+Arguments come in three groups (tuples): ``fixed`` (defaults, fitted positions, t0, data
+times, observations), ``solver`` (method, rtol, atol, max_steps) and ``cost``. The cost is
+passed as small arrays, so one compiled kernel serves every cost (sum of terms):
 
 * ``cost_kind`` (n_terms,) int64: ``COST_SSE``, ``COST_RMSE`` or ``COST_GAUSSIAN_NLL``;
 * ``cost_weight`` (n_terms,) float64: the term's weight;
@@ -55,9 +57,10 @@ _BT_LOG_2PI = math.log(2.0 * math.pi)
 
 
 @njit(cache=True, error_model="numpy")
-def _bt_check(x, cost_kind, sigma, sigma_index):
+def _bt_check(x, cost):
     """0 when row ``x`` can be solved and scored, else its failure status (non-finite
     entries, or a noise level that is not positive and finite)."""
+    cost_kind, _, _, sigma, sigma_index = cost
     for j in range(x.shape[0]):
         if not math.isfinite(x[j]):
             return STATUS_NONFINITE_PARAMS
@@ -72,9 +75,11 @@ def _bt_check(x, cost_kind, sigma, sigma_index):
 
 
 @njit(cache=True, error_model="numpy")
-def _bt_cost(x, sq, n_t, cost_kind, cost_weight, out_weight, sigma, sigma_index):
-    """The cost of row ``x`` from its per-output sums of squares ``sq`` (N_OUTPUTS,) over
-    ``n_t`` data times: the terms of the module docstring, summed in term order."""
+def _bt_cost(x, sq, n_t, cost):
+    """``(cost, status)`` of a solved row ``x`` from its per-output sums of squares ``sq``
+    (N_OUTPUTS,) over ``n_t`` data times: the terms of the module docstring, summed in term
+    order; a non-finite total is a failure (``STATUS_NONFINITE_COST``, cost ``inf``)."""
+    cost_kind, cost_weight, out_weight, sigma, sigma_index = cost
     total = 0.0
     for term in range(cost_kind.shape[0]):
         kind = cost_kind[term]
@@ -93,38 +98,33 @@ def _bt_cost(x, sq, n_t, cost_kind, cost_weight, out_weight, sigma, sigma_index)
             if kind == COST_RMSE:
                 value = math.sqrt(value / (n_t * N_OUTPUTS))
         total += cost_weight[term] * value
-    return total
+    if not math.isfinite(total):
+        return math.inf, STATUS_NONFINITE_COST
+    return total, 0
 
 
 @njit(cache=True, error_model="numpy")
-def _bt_row(
-    x,
-    p_default,
-    param_index,
-    t0,
-    t_eval,
-    data,
-    method,
-    rtol,
-    atol,
-    max_steps,
-    cost_kind,
-    cost_weight,
-    out_weight,
-    sigma,
-    sigma_index,
-    p,
-    ys,
-    us,
-    ts,
-    stats,
-    sq,
-):
-    """Cost and status of one parameter row (work arrays ``p``, ``ys``, ``us``, ``ts``,
-    ``stats``, ``sq`` (N_OUTPUTS,) are overwritten before they are read)."""
-    bad = _bt_check(x, cost_kind, sigma, sigma_index)
+def _bt_work(n_t):
+    """Work arrays of one chunk: inputs, output rows, states, times, counters, sums."""
+    p = np.empty(N_INPUTS)
+    ys = np.empty((n_t, N_OUTPUTS))
+    us = np.empty((n_t, N_STATES))
+    ts = np.empty(n_t)
+    stats = np.zeros(N_STATS, dtype=np.int64)
+    sq = np.empty(N_OUTPUTS)
+    return p, ys, us, ts, stats, sq
+
+
+@njit(cache=True, error_model="numpy")
+def _bt_row(x, fixed, solver, cost, work):
+    """Cost and status of one parameter row (the arrays of ``work``, from ``_bt_work``, are
+    overwritten before they are read)."""
+    bad = _bt_check(x, cost)
     if bad != 0:
         return math.inf, bad
+    p_default, param_index, t0, t_eval, data = fixed
+    method, rtol, atol, max_steps = solver
+    p, ys, us, ts, stats, sq = work
     for j in range(N_INPUTS):
         p[j] = p_default[j]
     for j in range(param_index.shape[0]):
@@ -141,53 +141,29 @@ def _bt_row(
         for j in range(N_OUTPUTS):
             r = ys[i, j] - data[i, j]
             sq[j] += r * r
-    total = _bt_cost(x, sq, n_t, cost_kind, cost_weight, out_weight, sigma, sigma_index)
-    if not math.isfinite(total):
-        return math.inf, STATUS_NONFINITE_COST
-    return total, status
+    total, bad = _bt_cost(x, sq, n_t, cost)
+    return total, (bad if bad != 0 else status)
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
-def batch_kernel(
-    X,  # noqa: N803
-    p_default,
-    param_index,
-    t0,
-    t_eval,
-    data,
-    method,
-    rtol,
-    atol,
-    max_steps,
-    cost_kind,
-    cost_weight,
-    out_weight,
-    sigma,
-    sigma_index,
-    n_chunks,
-    costs,
-    statuses,
-):
+def batch_kernel(X, fixed, solver, cost, n_chunks, costs, statuses):  # noqa: N803
     """Score every row of ``X``: ``costs[i]``, ``statuses[i]`` for parameter row ``X[i]``.
 
     Parameters
     ----------
     X : float64 (n, n_params)
         Parameter rows: fitted model inputs first, then estimated noise levels.
-    p_default : float64 (N_INPUTS,)
-        Inputs used for the model inputs that are not fitted.
-    param_index : int64 (n_fit,)
-        ``p[param_index[j]] = X[i, j]`` for the fitted inputs.
-    t0 : float
-        Initial time.
-    t_eval : float64 (n_t,)
-        Data times (non-decreasing, >= t0).
-    data : float64 (n_t, N_OUTPUTS)
-        Observations.
-    method, rtol, atol, max_steps
-        As ``solve_kernel``: method code, scalar rtol, atol (N_STATES,), step bound.
-    cost_kind, cost_weight, out_weight, sigma, sigma_index
-        The cost, one entry (row) per summed term (module docstring).
+    fixed : tuple
+        ``(p_default, param_index, t0, t_eval, data)``: the inputs used for the model inputs
+        that are not fitted (N_INPUTS,), the positions of the fitted ones (``p[param_index[j]]
+        = X[i, j]``, int64 (n_fit,)), the initial time, the data times (n_t,) (non-decreasing,
+        >= t0) and the observations (n_t, N_OUTPUTS).
+    solver : tuple
+        ``(method, rtol, atol, max_steps)`` as ``solve_kernel``: method code, scalar rtol,
+        atol (N_STATES,), step bound.
+    cost : tuple
+        ``(cost_kind, cost_weight, out_weight, sigma, sigma_index)``: the cost, one entry
+        (row) per summed term (module docstring).
     n_chunks : int
         Number of chunks of contiguous rows (1 <= n_chunks <= n); each chunk is one task of
         the ``prange`` and allocates its work arrays once.
@@ -197,39 +173,10 @@ def batch_kernel(
         Output: the status of each row.
     """
     n = X.shape[0]
-    n_t = t_eval.shape[0]
+    n_t = fixed[3].shape[0]
     for c in prange(n_chunks):
         lo = (c * n) // n_chunks
         hi = ((c + 1) * n) // n_chunks
-        p = np.empty(N_INPUTS)
-        ys = np.empty((n_t, N_OUTPUTS))
-        us = np.empty((n_t, N_STATES))
-        ts = np.empty(n_t)
-        stats = np.zeros(N_STATS, dtype=np.int64)
-        sq = np.empty(N_OUTPUTS)
+        work = _bt_work(n_t)
         for i in range(lo, hi):
-            cost, status = _bt_row(
-                X[i],
-                p_default,
-                param_index,
-                t0,
-                t_eval,
-                data,
-                method,
-                rtol,
-                atol,
-                max_steps,
-                cost_kind,
-                cost_weight,
-                out_weight,
-                sigma,
-                sigma_index,
-                p,
-                ys,
-                us,
-                ts,
-                stats,
-                sq,
-            )
-            costs[i] = cost
-            statuses[i] = status
+            costs[i], statuses[i] = _bt_row(X[i], fixed, solver, cost, work)

@@ -33,8 +33,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from diffid_plugins.problem._batch import _bt_check, _bt_cost, _bt_row  # model-bindings
-from diffid_plugins.problem._codes import STATUS_NONFINITE_COST
+from diffid_plugins.problem._batch import _bt_check, _bt_cost, _bt_row, _bt_work  # model-bindings
 from diffid_plugins.solvers._bindings import (  # model-bindings
     N_INPUTS,
     N_OUTPUTS,
@@ -54,7 +53,7 @@ from diffid_plugins.solvers._erk import (  # model-bindings
     _erk_fma,
     _erk_initial_step,
 )
-from diffid_plugins.solvers._status import METHOD_AUTO, METHOD_DOPRI5, N_STATS, STATUS_DONE
+from diffid_plugins.solvers._status import METHOD_AUTO, METHOD_DOPRI5, N_STATS
 from diffid_plugins.solvers._tableaus import DOPRI5 as _LN_DOPRI5
 
 __all__ = ["lanes_kernel"]
@@ -70,18 +69,6 @@ _LN_STIFF_LIMIT = float(_LN_DOPRI5.stability_limit)
 # argument, new state, then five rows of interpolant coefficients Q0..Q4.
 _LN_Y, _LN_K1, _LN_K2, _LN_K3, _LN_K4, _LN_K5, _LN_K6, _LN_K7 = 0, 1, 2, 3, 4, 5, 6, 7
 _LN_YT, _LN_Y6, _LN_YN, _LN_Q, _LN_NV = 8, 9, 10, 11, 16
-
-
-@njit(cache=True, error_model="numpy")
-def _ln_cost(x, sq, n_t, cost):
-    """``(cost, status)`` of a solved row from its sums of squares ``sq`` (N_OUTPUTS,), as
-    ``_bt_row`` scores it; ``cost`` = (cost_kind, cost_weight, out_weight, sigma,
-    sigma_index) as in ``_batch.py``."""
-    cost_kind, cost_weight, out_weight, sigma, sigma_index = cost
-    total = _bt_cost(x, sq, n_t, cost_kind, cost_weight, out_weight, sigma, sigma_index)
-    if not math.isfinite(total):
-        return math.inf, STATUS_NONFINITE_COST
-    return total, STATUS_DONE
 
 
 @njit(cache=True, error_model="numpy")
@@ -101,36 +88,14 @@ def _ln_begin(t, h, t_end):
 
 
 @njit(cache=True, error_model="numpy")
-def _ln_row_ok(x, cost):
-    """Whether the lanes may take row ``x`` (``_bt_row`` would not reject it up front)."""
-    cost_kind, _, _, sigma, sigma_index = cost
-    return _bt_check(x, cost_kind, sigma, sigma_index) == 0
-
-
-@njit(cache=True, error_model="numpy")
-def _ln_chunk(
-    X,  # noqa: N803
-    lo,
-    hi,
-    p_default,
-    param_index,
-    t0,
-    t_eval,
-    data,
-    method,
-    lanes,
-    rtol,
-    atol,
-    max_steps,
-    cost,
-    costs,
-    statuses,
-):
+def _ln_chunk(X, lo, hi, fixed, solver, lanes, cost, costs, statuses):  # noqa: N803
     """Score rows ``lo..hi-1`` of ``X``: in lanes (when ``lanes``), then the rest with ``_bt_row``.
 
-    Arguments as ``lanes_kernel``, the cost arrays packed in the tuple ``cost``; ``lanes``
-    (bool) is False when the settings are not for the lanes (every row goes to ``_bt_row``).
+    Arguments as ``lanes_kernel``; ``lanes`` (bool) is False when the settings are not for
+    the lanes (every row goes to ``_bt_row``).
     """
+    p_default, param_index, t0, t_eval, data = fixed
+    method, rtol, atol, max_steps = solver
     n_t = t_eval.shape[0]
     t_end = t_eval[n_t - 1] if n_t > 0 else t0
     L = _LN_LANES  # noqa: N806
@@ -166,7 +131,7 @@ def _ln_chunk(
             i = nxt  # start row i on lane ln (checks in the order of the scalar path)
             nxt += 1
             x = X[i]
-            if not _ln_row_ok(x, cost):
+            if _bt_check(x, cost) != 0:
                 redo[i - lo] = True
                 continue
             for j in range(N_INPUTS):
@@ -190,7 +155,7 @@ def _ln_chunk(
                     sq[ln, j] += r * r
                 k += 1
             if ok and k >= n_t:
-                costs[i], statuses[i] = _ln_cost(x, sq[ln], n_t, cost)
+                costs[i], statuses[i] = _bt_cost(x, sq[ln], n_t, cost)
                 continue
             if ok:
                 rhs(t0, work[_LN_Y, ln], wl[ln], work[_LN_K1, ln])
@@ -356,7 +321,7 @@ def _ln_chunk(
                 work[_LN_K1, ln, s] = work[_LN_K7, ln, s]
             i = row[ln]
             if k >= n_t:
-                costs[i], statuses[i] = _ln_cost(X[i], sq[ln], n_t, cost)
+                costs[i], statuses[i] = _bt_cost(X[i], sq[ln], n_t, cost)
             elif (detect and nstiff[ln] >= _ERK_NSTIFF) or nst[ln] >= max_steps:
                 redo[i - lo] = True  # stiff or too many steps: the scalar path
             else:
@@ -366,58 +331,14 @@ def _ln_chunk(
             row[ln] = -1
             n_idle += 1
     if redo.any():  # rows the lanes did not finish: the scalar path, from scratch
-        cost_kind, cost_weight, out_weight, sigma, sigma_index = cost
-        pb, sqb, ts = np.empty(N_INPUTS), np.empty(N_OUTPUTS), np.empty(n_t)
-        ys, us = np.empty((n_t, N_OUTPUTS)), np.empty((n_t, N_STATES))
-        stats = np.zeros(N_STATS, dtype=np.int64)
+        work = _bt_work(n_t)
         for i in range(lo, hi):
             if redo[i - lo]:
-                costs[i], statuses[i] = _bt_row(
-                    X[i],
-                    p_default,
-                    param_index,
-                    t0,
-                    t_eval,
-                    data,
-                    method,
-                    rtol,
-                    atol,
-                    max_steps,
-                    cost_kind,
-                    cost_weight,
-                    out_weight,
-                    sigma,
-                    sigma_index,
-                    pb,
-                    ys,
-                    us,
-                    ts,
-                    stats,
-                    sqb,
-                )
+                costs[i], statuses[i] = _bt_row(X[i], fixed, solver, cost, work)
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
-def lanes_kernel(
-    X,  # noqa: N803
-    p_default,
-    param_index,
-    t0,
-    t_eval,
-    data,
-    method,
-    rtol,
-    atol,
-    max_steps,
-    cost_kind,
-    cost_weight,
-    out_weight,
-    sigma,
-    sigma_index,
-    n_chunks,
-    costs,
-    statuses,
-):
+def lanes_kernel(X, fixed, solver, cost, n_chunks, costs, statuses):  # noqa: N803
     """Score every row of ``X`` in lanes: ``costs[i]``, ``statuses[i]`` for row ``X[i]``.
 
     Parameters and results exactly as ``batch_kernel`` (``_batch.py``: ``X`` (n, n_params),
@@ -429,6 +350,8 @@ def lanes_kernel(
     `stop` (``Problem`` checks).
     """
     n = X.shape[0]
+    _, _, t0, t_eval, _ = fixed
+    method, rtol, atol, max_steps = solver
     n_t = t_eval.shape[0]
     lanes = n_t > 0 and (method in (METHOD_AUTO, METHOD_DOPRI5))
     lanes = lanes and math.isfinite(t0) and math.isfinite(rtol) and rtol > 0.0 and max_steps > 0
@@ -438,25 +361,7 @@ def lanes_kernel(
     for k in range(n_t):
         lanes = lanes and math.isfinite(t_eval[k]) and t_eval[k] >= prev
         prev = t_eval[k]
-    cost = (cost_kind, cost_weight, out_weight, sigma, sigma_index)
     for cidx in prange(n_chunks):
         lo = (cidx * n) // n_chunks
         hi = ((cidx + 1) * n) // n_chunks
-        _ln_chunk(
-            X,
-            lo,
-            hi,
-            p_default,
-            param_index,
-            t0,
-            t_eval,
-            data,
-            method,
-            lanes,
-            rtol,
-            atol,
-            max_steps,
-            cost,
-            costs,
-            statuses,
-        )
+        _ln_chunk(X, lo, hi, fixed, solver, lanes, cost, costs, statuses)

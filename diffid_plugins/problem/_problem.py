@@ -26,18 +26,16 @@ from diffid_plugins.problem._stats import (
 )
 from diffid_plugins.problem._validation import (
     ProblemError,
-    as_atol,
     as_data,
-    as_positive_float,
     resolve_bounds,
     resolve_parameters,
 )
 from diffid_plugins.solvers._kernelset import KernelSet
+from diffid_plugins.solvers._protocols import KernelModel
+from diffid_plugins.solvers._settings import DEFAULT_MAX_STEPS, solver_settings
 from diffid_plugins.solvers._status import (
     METHOD_AUTO,
     METHOD_DOPRI5,
-    METHOD_STIFF,
-    METHOD_TSIT5,
 )
 
 __all__ = ["BatchBackend", "Problem", "ProblemStats", "status_message", "status_name"]
@@ -45,15 +43,8 @@ __all__ = ["BatchBackend", "Problem", "ProblemStats", "status_message", "status_
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
-_METHODS: dict[str, int] = {
-    "auto": METHOD_AUTO,
-    "dopri5": METHOD_DOPRI5,
-    "tsit5": METHOD_TSIT5,
-    "rodas5p": METHOD_STIFF,
-}
 _CHUNKS_PER_THREAD = 16  # prange tasks per thread: small enough to balance slow rows
 _LANE_CHUNK_ROWS = 16  # lanes kernel: at least this many rows per chunk (4 lanes, refilled)
-_DEFAULT_MAX_STEPS = 100_000
 
 
 def _batch_kernel(kernels: KernelSet, lanes: bool = False) -> Any:
@@ -144,7 +135,7 @@ class Problem:
 
     def __init__(
         self,
-        model: Any,
+        model: KernelModel,
         data: ArrayLike,
         cost: Cost | None = None,
         parameters: list[str] | tuple[str, ...] | None = None,
@@ -154,7 +145,7 @@ class Problem:
         atol: float | ArrayLike = 1e-8,
         t0: float = 0.0,
         *,
-        max_steps: int = _DEFAULT_MAX_STEPS,
+        max_steps: int = DEFAULT_MAX_STEPS,
     ) -> None:
         kernels = getattr(model, "kernels", None)
         if not isinstance(kernels, KernelSet):
@@ -165,7 +156,6 @@ class Problem:
         self.model = model
         self._kernels = kernels
         n_inputs, n_outputs = int(kernels.N_INPUTS), int(kernels.N_OUTPUTS)
-        n_states = int(kernels.N_STATES)
         if not (isinstance(t0, int | float | np.integer | np.floating) and math.isfinite(t0)):
             raise ProblemError(f"`t0` must be a finite number, got {t0!r}.")
         self.t0 = float(t0)
@@ -173,15 +163,11 @@ class Problem:
         self._data.setflags(write=False)
         self._times = np.ascontiguousarray(self._data[:, 0])
         self._obs = np.ascontiguousarray(self._data[:, 1:])
-        self._method_code = self._resolve_method(method, kernels)
+        self._method_code, self.rtol, self._atol, self.max_steps = solver_settings(
+            method, rtol, atol, max_steps, kernels, error=ProblemError
+        )
         self.method = method.lower()
-        self.rtol = as_positive_float("rtol", rtol)
         self._atol_arg = atol
-        self._atol = as_atol(atol, n_states)
-        ok = isinstance(max_steps, int | np.integer) and not isinstance(max_steps, bool)
-        if not ok or max_steps < 1:
-            raise ProblemError(f"`max_steps` must be a positive integer, got {max_steps!r}.")
-        self.max_steps = int(max_steps)
 
         input_names = [str(n) for n in model.input_names]
         index = resolve_parameters(parameters, input_names)
@@ -213,6 +199,7 @@ class Problem:
         self.stats = ProblemStats()
         self.last_statuses: IntArray | None = None
         self._kernel: Any = None
+        self._use_lanes = False
         self.last_tier: str | None = None
         # Explicit solves without mass matrix or `stop` run lane-interleaved (``_lanes.py``);
         # evaluate() uses the same kernel, so its results equal the batch rows bit for bit.
@@ -223,23 +210,6 @@ class Problem:
         )
 
     # ------------------------------------------------------------------ properties
-    @staticmethod
-    def _resolve_method(method: Any, kernels: KernelSet) -> int:
-        code = _METHODS.get(method.lower()) if isinstance(method, str) else None
-        if code is None:
-            raise ProblemError(f"`method` must be one of {sorted(_METHODS)}, got {method!r}.")
-        if kernels.HAS_MASS and code in (METHOD_DOPRI5, METHOD_TSIT5):
-            raise ProblemError(
-                f"`method` = {method!r} is explicit and cannot solve a model with a mass "
-                f"matrix (a DAE); use method='auto' or 'rodas5p'."
-            )
-        if code == METHOD_STIFF and not kernels.SOLVER_HAS_STIFF:
-            raise ProblemError(
-                f"`method` = {method!r} needs the stiff method, but the model was bound with "
-                f"stiff=False."
-            )
-        return code
-
     @property
     def x0(self) -> FloatArray:
         """Initial parameter vector (n_params,): model defaults, then initial noise levels."""
@@ -323,10 +293,15 @@ class Problem:
             return costs, statuses
         threads = self._threads(n_threads, n)
         if self._kernels.refresh() or self._kernel is None:  # a faster tier may be ready
-            self._kernel = _batch_kernel(self._kernels, self._lanes)
+            # The generic tier scores with the scalar batch kernel: the lanes index per-lane
+            # views on every model call, and through an opaque kernel address each view costs
+            # reference counting that the specialised tier's inlined calls optimise away
+            # (measured 5x slower). Both kernels give the same costs, bit for bit.
+            self._use_lanes = self._lanes and self._kernels.tier != "generic"
+            self._kernel = _batch_kernel(self._kernels, self._use_lanes)
         self.last_tier = self._kernels.tier
         n_chunks = 1 if threads == 1 else min(n, _CHUNKS_PER_THREAD * threads)
-        if self._lanes:  # enough rows per chunk to keep the lanes busy
+        if self._use_lanes:  # enough rows per chunk to keep the lanes busy
             n_chunks = min(n_chunks, max(threads, n // _LANE_CHUNK_ROWS))
         enc = self._enc
         # Both numba settings are thread-local: other Python threads are unaffected. Each
@@ -340,20 +315,9 @@ class Problem:
                 numba.set_parallel_chunksize(1)  # chunks are handed out dynamically
             self._kernel(
                 rows,
-                self._p_default,
-                self._param_index,
-                self.t0,
-                self._times,
-                self._obs,
-                self._method_code,
-                self.rtol,
-                self._atol,
-                self.max_steps,
-                enc.kind,
-                enc.weight,
-                enc.out_weight,
-                enc.sigma,
-                enc.sigma_index,
+                (self._p_default, self._param_index, self.t0, self._times, self._obs),
+                (self._method_code, self.rtol, self._atol, self.max_steps),
+                (enc.kind, enc.weight, enc.out_weight, enc.sigma, enc.sigma_index),
                 n_chunks,
                 costs,
                 statuses,

@@ -20,9 +20,7 @@ from diffid_plugins.errors import ArgumentError, ArgumentTypeError
 
 __all__ = [
     "ProblemError",
-    "as_atol",
     "as_data",
-    "as_positive_float",
     "resolve_bounds",
     "resolve_parameters",
 ]
@@ -107,30 +105,6 @@ def as_data(data: Any, n_outputs: int, t0: float) -> FloatArray:
             f"{_fmt(t[0])} in row 0. Pass a smaller `t0` or drop the earlier rows."
         )
     return np.array(arr, order="C")  # a private copy: the caller's array stays untouched
-
-
-def as_positive_float(name: str, value: Any) -> float:
-    """A positive finite float, or a ProblemError naming ``name``."""
-    ok = isinstance(value, int | float | np.floating | np.integer) and not isinstance(value, bool)
-    if not ok or not (math.isfinite(float(value)) and float(value) > 0.0):
-        raise ProblemError(f"`{name}` must be a positive finite number, got {value!r}.")
-    return float(value)
-
-
-def as_atol(atol: Any, n_states: int) -> FloatArray:
-    """Absolute tolerance: a positive scalar or one value per state, as (n_states,) float64."""
-    if isinstance(atol, int | float | np.floating | np.integer) and not isinstance(atol, bool):
-        return np.full(n_states, as_positive_float("atol", atol))
-    try:
-        arr = np.asarray(atol, dtype=np.float64)
-    except (TypeError, ValueError):
-        arr = np.array([np.nan])
-    if arr.shape != (n_states,) or not (np.all(np.isfinite(arr)) and np.all(arr > 0)):
-        raise ProblemError(
-            f"`atol` must be a positive finite number or an array of {n_states} positive "
-            f"finite values (one per state), got {atol!r}."
-        )
-    return np.ascontiguousarray(arr)
 
 
 def _unknown_name(name: str, known: Sequence[str], what: str) -> ProblemError:

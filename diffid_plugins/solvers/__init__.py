@@ -5,7 +5,8 @@ models), :class:`BoundModel`, :class:`Status`, :data:`METHODS`.
 
 The numerics are *template modules* (see ``docs/kernel-contract.md``): their text is pasted
 after a generated model so that numba caches the solver specialised to each model.
-:data:`SOLVER_TEMPLATES` lists them in dependency order for the DiffSL compiler.
+:data:`SOLVER_TEMPLATES` lists them in dependency order for the kernel assembly
+(``diffid_plugins._kernels``), which also builds the generic tier from them.
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from diffid_plugins.solvers._protocols import KernelModel
 from diffid_plugins.solvers._status import Status
 
 __all__ = [
     "METHODS",
     "SOLVER_TEMPLATES",
     "BoundModel",
+    "KernelModel",
     "Solution",
     "Status",
     "bind_model",

@@ -16,11 +16,9 @@ from numpy.typing import ArrayLike, NDArray
 from diffid_plugins.errors import ArgumentError, ArgumentTypeError
 from diffid_plugins.solvers._bind import SOLVER_TEMPLATES, BoundModel, bind_model
 from diffid_plugins.solvers._kernelset import KernelSet
+from diffid_plugins.solvers._protocols import KernelModel
+from diffid_plugins.solvers._settings import DEFAULT_MAX_STEPS, METHODS, solver_settings
 from diffid_plugins.solvers._status import (
-    METHOD_AUTO,
-    METHOD_DOPRI5,
-    METHOD_STIFF,
-    METHOD_TSIT5,
     N_STATS,
     STAT_K,
     STAT_NACC,
@@ -40,15 +38,6 @@ from diffid_plugins.solvers._status import (
 __all__ = ["METHODS", "SOLVER_TEMPLATES", "BoundModel", "Solution", "bind_model", "solve"]
 
 
-METHODS: dict[str, int] = {
-    "auto": METHOD_AUTO,
-    "dopri5": METHOD_DOPRI5,
-    "tsit5": METHOD_TSIT5,
-    "rodas5p": METHOD_STIFF,
-}
-"""Method names accepted by :func:`solve` and their kernel codes."""
-
-DEFAULT_MAX_STEPS = 100_000
 
 _STAT_NAMES: dict[str, int] = {
     "n_rhs": STAT_NRHS,
@@ -153,22 +142,6 @@ class Solution:
 
 #: status code -> (message, success), for the statuses the kernels return.
 _STATUS_INFO: dict[int, tuple[str, bool]] = {int(s): (s.message, s.is_successful) for s in Status}
-#: Scalar atol -> per-state array (read-only), by (n_states, atol); bounded in size.
-_ATOL_CACHE: dict[tuple[int, float], NDArray[np.float64]] = {}
-
-
-def _atol_array(atol: float, n_states: int) -> NDArray[np.float64]:
-    key = (n_states, atol)
-    arr = _ATOL_CACHE.get(key)
-    if arr is None:
-        arr = np.full(n_states, atol)
-        arr.flags.writeable = False
-        if len(_ATOL_CACHE) > 64:
-            _ATOL_CACHE.clear()
-        _ATOL_CACHE[key] = arr
-    return arr
-
-
 def _as_times(t_eval: ArrayLike, t0: float) -> NDArray[np.float64]:
     arr = np.asarray(t_eval, dtype=np.float64)
     if arr.ndim == 0:
@@ -224,7 +197,7 @@ def _as_inputs(model: Any, p: ArrayLike | None, n_inputs: int) -> NDArray[np.flo
 
 
 def solve(
-    model: Any,
+    model: KernelModel,
     p: ArrayLike | None,
     t_eval: ArrayLike,
     method: str = "auto",
@@ -298,36 +271,12 @@ def solve(
             f"`model` must be a compiled model or a BoundModel (an object with `kernels`), got "
             f"{type(model).__name__}. Use compile_model(text) or bind_model(rhs, ...)."
         )
-    code = METHODS.get(method) if isinstance(method, str) else None
-    if code is None:
-        code = METHODS.get(method.lower()) if isinstance(method, str) else None
-        if code is None:
-            raise ArgumentError(f"`method` must be one of {sorted(METHODS)}, got {method!r}.")
-    n_states = kernels.N_STATES
-    if code == METHOD_STIFF or kernels.HAS_MASS:
-        _check_stiff_available(kernels, method)
-    if kernels.HAS_MASS and code in (METHOD_DOPRI5, METHOD_TSIT5):
-        raise ArgumentError(
-            f"`method` = {method!r} is explicit and cannot solve a model with a mass matrix "
-            f"(a DAE); use method='auto' or 'rodas5p'."
-        )
+    code, rtol, atol_arr, max_steps = solver_settings(method, rtol, atol, max_steps, kernels)
     # Cheap checks here; ordering, finiteness and t0 are checked by the kernel, and only when
     # it reports bad input does _as_times() work out the detailed message.
     times = np.asarray(t_eval, dtype=np.float64)
     if times.ndim != 1 or times.size == 0 or not times.flags.c_contiguous:
         times = _as_times(t_eval, float(t0))
-    if not (isinstance(rtol, float | int) and math.isfinite(rtol) and rtol > 0):
-        raise ArgumentError(f"`rtol` must be a positive finite number, got {rtol!r}.")
-    if isinstance(atol, float | int):
-        if not (math.isfinite(atol) and atol > 0):
-            raise ArgumentError(f"`atol` must be positive and finite, got {atol!r}.")
-        atol_arr = _atol_array(float(atol), n_states)
-    else:
-        atol_arr = np.ascontiguousarray(np.broadcast_to(np.asarray(atol, float), (n_states,)))
-        if not (np.all(np.isfinite(atol_arr)) and np.all(atol_arr > 0)):
-            raise ArgumentError(f"`atol` must be positive and finite, got {atol!r}.")
-    if isinstance(max_steps, bool) or not isinstance(max_steps, int | np.integer) or max_steps < 1:
-        raise ArgumentError(f"`max_steps` must be a positive integer, got {max_steps!r}.")
     n_inputs = kernels.N_INPUTS
     if (
         type(p) is np.ndarray
@@ -341,7 +290,7 @@ def solve(
         p_arr = _as_inputs(model, p, n_inputs)
     n_t = times.shape[0]
     ys = np.empty((n_t, kernels.N_OUTPUTS))
-    us = np.empty((n_t, n_states))
+    us = np.empty((n_t, kernels.N_STATES))
     ts = np.empty(n_t)
     stats = np.zeros(N_STATS, dtype=np.int64)
     kernels.refresh()
@@ -373,12 +322,3 @@ def solve(
         int(stats[STAT_ROOT]) if root else None,
         kernels.tier,
     )
-
-
-def _check_stiff_available(kernels: Any, method: str) -> None:
-    """Raise when the model module was bound without the stiff method (``stiff=False``)."""
-    if not getattr(kernels, "SOLVER_HAS_STIFF", True):
-        raise ArgumentError(
-            f"`method` = {method!r} needs the stiff method, but this model was bound with "
-            f"`stiff=False`; bind it again with `bind_model(..., stiff=True)`."
-        )

@@ -4,10 +4,11 @@ A template module (``docs/kernel-contract.md``), assembled *first* into the gene
 module, which :mod:`diffid_plugins._kernels` compiles once per install. The solver and batch
 templates are written against module-level model names (``rhs``, ``N_STATES``, ...); for this
 tier, :func:`diffid_plugins._templates.generic_source` rewrites each use into a call of the
-``_g_<name>(md, ...)`` function defined here, where ``md`` is the model descriptor
-(``_abi.py``): kernel calls go through the address in ``md`` as numba first-class functions
-(``jit_addr`` of the function value: the numba ABI, so the callee's error model applies), and
-sizes and flags are read from ``md`` at run time.
+read of the model descriptor ``md`` (``_abi.py``): a kernel call becomes
+``_g_fn(_G_RHS_T, md[slot])(...)``, an indirect call through the kernel's address as a numba
+first-class function (``jit_addr`` of the function value: the numba ABI, so the callee's
+error model applies); sizes and flags become ``md[slot]``; the index arrays become the
+``_g_<NAME>(md)`` slices defined here.
 
 Addresses are process-local: ``md`` is built in each process from that process's compiled
 kernels (:func:`diffid_plugins.solvers._kernelset.describe`) and never pickled.
@@ -23,7 +24,7 @@ from numba.core import sigutils as _g_sigutils
 from numba.extending import intrinsic
 
 from diffid_plugins.solvers._abi import KERNEL_SIGNATURES as _G_SIGNATURES
-from diffid_plugins.solvers._abi import MD_ALG, MD_FLAGS, MD_N_ALG, MD_SIZES
+from diffid_plugins.solvers._abi import MD_ALG, MD_N_ALG, MD_SIZES
 
 __all__: list[str] = []
 
@@ -57,110 +58,19 @@ def _g_fn(typingctx, fty_ref, addr):
     return fty(fty_ref, addr), codegen
 
 
-# --- kernels ---------------------------------------------------------------------------------
-@njit(cache=True, error_model="numpy", inline="always")
-def _g_prepare(md, p, N, w):  # noqa: N803
-    _g_fn(_G_PREPARE_T, md[0])(p, N, w)
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _g_u0(md, w, y):
-    _g_fn(_G_U0_T, md[1])(w, y)
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _g_rhs(md, t, y, w, dy):
-    _g_fn(_G_RHS_T, md[2])(t, y, w, dy)
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _g_jac(md, t, y, w, J):  # noqa: N803
-    _g_fn(_G_JAC_T, md[3])(t, y, w, J)
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _g_mass(md, t, w, M):  # noqa: N803
-    _g_fn(_G_MASS_T, md[4])(t, w, M)
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _g_out(md, t, y, w, o):
-    _g_fn(_G_OUT_T, md[5])(t, y, w, o)
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _g_stop(md, t, y, w, g):
-    _g_fn(_G_STOP_T, md[6])(t, y, w, g)
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _g_reset(md, t, y, w, ynew):
-    _g_fn(_G_RESET_T, md[7])(t, y, w, ynew)
-
-
-# --- sizes and flags -------------------------------------------------------------------------
-@njit(cache=True, error_model="numpy", inline="always")
-def _g_N_STATES(md):  # noqa: N802
-    return md[MD_SIZES]
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _g_N_INPUTS(md):  # noqa: N802
-    return md[MD_SIZES + 1]
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _g_N_OUTPUTS(md):  # noqa: N802
-    return md[MD_SIZES + 2]
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _g_N_STOP(md):  # noqa: N802
-    return md[MD_SIZES + 3]
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _g_N_WORK(md):  # noqa: N802
-    return md[MD_SIZES + 4]
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _g_HAS_MASS(md):  # noqa: N802
-    return md[MD_FLAGS] != 0
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _g_MASS_TIME_DEPENDENT(md):  # noqa: N802
-    return md[MD_FLAGS + 1] != 0
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _g_HAS_RESET(md):  # noqa: N802
-    return md[MD_FLAGS + 2] != 0
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _g_RHS_DEPENDS_ON_T(md):  # noqa: N802
-    return md[MD_FLAGS + 3] != 0
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _g_SOLVER_HAS_STIFF(md):  # noqa: N802
-    return md[MD_FLAGS + 4] != 0
-
-
-@njit(cache=True, error_model="numpy", inline="always")
+# --- index arrays (sizes, flags and kernel addresses are read inline: md[slot]) ---------
+@njit(cache=True, error_model="numpy")
 def _g_ALGEBRAIC(md):  # noqa: N802
     return md[MD_ALG : MD_ALG + md[MD_SIZES]]
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy")
 def _g_ALGEBRAIC_INDEX(md):  # noqa: N802
     start = MD_ALG + md[MD_SIZES]
     return md[start : start + md[MD_N_ALG]]
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy")
 def _g_DIFFERENTIAL_INDEX(md):  # noqa: N802
     start = MD_ALG + md[MD_SIZES] + md[MD_N_ALG]
     return md[start : start + md[MD_SIZES] - md[MD_N_ALG]]

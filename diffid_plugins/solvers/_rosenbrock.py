@@ -121,103 +121,16 @@ from diffid_plugins.solvers._status import (
     STATUS_SINGULAR,
     STATUS_STEP_TOO_SMALL,
 )
+from diffid_plugins.solvers._tableaus import RODAS5P as _ROS_RODAS5P
 
-# --- Rodas5P coefficients (Steinebach 2023 [1]; transformed form, Hairer-Wanner II IV.7) ------
-_ROS_GAMMA = 0.21193756319429014
-_ROS_A = np.zeros((8, 8))  # a_ij: stage arguments U_i = y0 + sum a_ij k_j
-_ROS_A[1, :1] = [3.0]
-_ROS_A[2, :2] = [2.849394379747939, 0.45842242204463923]
-_ROS_A[3, :3] = [-6.954028509809101, 2.489845061869568, -10.358996098473584]
-_ROS_A[4, :4] = [2.8029986275628964, 0.5072464736228206, -0.3988312541770524, -0.04721187230404641]
-_ROS_A[5, :5] = [
-    -7.502846399306121,
-    2.561846144803919,
-    -11.627539656261098,
-    -0.18268767659942256,
-    0.030198172008377946,
-]
-_ROS_A[6, :5] = _ROS_A[5, :5]  # stiffly accurate: U_7 = U_6 + k_6, U_8 = U_7 + k_7
-_ROS_A[6, 5] = 1.0
-_ROS_A[7, :6] = _ROS_A[6, :6]
-_ROS_A[7, 6] = 1.0
-_ROS_C = np.zeros((8, 8))  # C_ij: coupling M sum_j (C_ij / h) k_j
-_ROS_C[1, :1] = [-14.155112264123755]
-_ROS_C[2, :2] = [-17.97296035885952, -2.859693295451294]
-_ROS_C[3, :3] = [147.12150275711716, -1.41221402718213, 71.68940251302358]
-_ROS_C[4, :4] = [165.43517024871676, -0.4592823456491126, 42.90938336958603, -5.961986721573306]
-_ROS_C[5, :5] = [
-    24.854864614690072,
-    -3.0009227002832186,
-    47.4931110020768,
-    5.5814197821558125,
-    -0.6610691825249471,
-]
-_ROS_C[6, :6] = [
-    30.91273214028599,
-    -3.1208243349937974,
-    77.79954646070892,
-    34.28646028294783,
-    -19.097331116725623,
-    -28.087943162872662,
-]
-_ROS_C[7, :7] = [
-    37.80277123390563,
-    -3.2571969029072276,
-    112.26918849496327,
-    66.9347231244047,
-    -40.06618937091002,
-    -54.66780262877968,
-    -9.48861652309627,
-]
-# nodes c_i (= row sums of alpha) and d_i (= row sums of Gamma), the df/dt weights
-_ROS_CN = np.array(
-    [0.0, 0.6358126895828704, 0.4095798393397535, 0.9769306725060716, 0.4288403609558664]
-    + [1.0, 1.0, 1.0]
-)
-_ROS_D = np.array(
-    [0.21193756319429014, -0.42387512638858027, -0.3384627126235924, 1.8046452872882734]
-    + [2.325825639765069, 0.0, 0.0, 0.0]
-)
-# dense output: K_m = sum_j H[m, j] k_j (rows h2*, h3*, h4* of [1])
-_ROS_H = np.array(
-    [
-        [25.948786856663858, -2.5579724845846235, 10.433815404888879, -2.3679251022685204]
-        + [0.524948541321073, 1.1241088310450404, 0.4272876194431874, -0.17202221070155493],
-        [-9.91568850695171, -0.9689944594115154, 3.0438037242978453, -24.495224566215796]
-        + [20.176138334709044, 15.98066361424651, -6.789040303419874, -6.710236069923372],
-        [11.419903575922262, 2.8879645146136994, 72.92137995996029, 80.12511834622643]
-        + [-52.072871366152654, -59.78993625266729, -0.15582684282751913, 4.883087185713722],
-    ]
-)
-_ROS_NSTAGE = 8
-
-
-def _ros_tableau_check() -> None:
-    """Check the identities of the Rodas5P coefficients (raises ``ValueError``).
-
-    With ``Gamma = (diag(1/gamma) - C)^-1`` the untransformed coefficients are
-    ``alpha = a Gamma`` and ``b = m Gamma`` (``m`` = the last row of ``a`` with ``m_8 = 1``);
-    Hairer-Wanner II, Sec. IV.7. Checked: ``c = alpha 1``, ``d = Gamma 1``, ``sum(b) = 1`` and
-    ``sum(b_hat) = 1`` for the embedded method, ``c_8 = 1`` (stiff accuracy).
-    """
-    gamma_inv = np.eye(8) / _ROS_GAMMA - _ROS_C
-    gam = np.linalg.inv(gamma_inv)
-    alpha = _ROS_A @ gam
-    b = np.append(_ROS_A[7, :7], 1.0) @ gam
-    b_hat = _ROS_A[7] @ gam
-    checks = {
-        "c == row sums of alpha": np.max(np.abs(alpha.sum(axis=1) - _ROS_CN)),
-        "d == row sums of Gamma": np.max(np.abs(gam.sum(axis=1) - _ROS_D)),
-        "sum(b) == 1": abs(b.sum() - 1.0),
-        "sum(b_hat) == 1": abs(b_hat.sum() - 1.0),
-        "a, C strictly lower": np.max(np.abs(np.triu(_ROS_A))) + np.max(np.abs(np.triu(_ROS_C))),
-    }
-    for name, value in checks.items():
-        if not value < 1e-12:
-            raise RuntimeError(f"internal: Rodas5P tableau check failed: {name} ({value:.3g}).")
-
-
-_ros_tableau_check()
+# --- Rodas5P coefficients: the validated tableau of _tableaus.py, as C-contiguous globals ------
+_ROS_GAMMA = _ROS_RODAS5P.gamma
+_ROS_A = np.ascontiguousarray(_ROS_RODAS5P.a)  # a_ij: stage arguments U_i = y0 + sum a_ij k_j
+_ROS_C = np.ascontiguousarray(_ROS_RODAS5P.coupling)  # C_ij: coupling M sum_j (C_ij / h) k_j
+_ROS_CN = np.ascontiguousarray(_ROS_RODAS5P.c)  # nodes
+_ROS_D = np.ascontiguousarray(_ROS_RODAS5P.d)  # df/dt weights
+_ROS_H = np.ascontiguousarray(_ROS_RODAS5P.dense)  # dense output: K_m = sum_j H[m, j] k_j
+_ROS_NSTAGE = _ROS_RODAS5P.n_stages
 
 
 @njit(cache=True, error_model="numpy")

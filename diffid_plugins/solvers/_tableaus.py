@@ -21,6 +21,14 @@ References
        2011 (coefficients and interpolant as in OrdinaryDiffEq.jl / diffrax).
 .. [4] E. Hairer, S. P. Norsett, G. Wanner, "Solving Ordinary Differential Equations I",
        2nd ed., Springer 1993, Sec. II.1-II.6.
+.. [5] G. Steinebach, "Construction of Rosenbrock-Wanner method Rodas5P and numerical
+       benchmarks within the Julia Differential Equations package", BIT Numerical Mathematics
+       63, 27 (2023) (Rodas5P's coefficients, transformed form).
+.. [6] E. Hairer, G. Wanner, "Solving Ordinary Differential Equations II", 2nd ed.,
+       Springer 1996, Sec. IV.7 (the transformed Rosenbrock formulation).
+
+The Rosenbrock method used for stiff problems (``_rosenbrock.py``) is :data:`RODAS5P`, a
+:class:`RosenbrockTableau` that checks its identities when the module is imported as well.
 """
 
 from __future__ import annotations
@@ -31,7 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["DOPRI5", "TSIT5", "ButcherTableau"]
+__all__ = ["DOPRI5", "RODAS5P", "TSIT5", "ButcherTableau", "RosenbrockTableau"]
 
 _TOL = 1e-13  # coefficients are double-rounded decimals (Tsit5) or exact rationals (DOPRI5)
 
@@ -246,3 +254,160 @@ TSIT5 = _tableau(
     ],
     stability_limit=3.25,  # Tsit5's real stability boundary is ~3.31 (OrdinaryDiffEq)
 )
+
+
+# --- Rodas5P [5], transformed form [6] ----------------------------------------------------------
+@dataclass(frozen=True)
+class RosenbrockTableau:
+    """A Rosenbrock-Wanner method in the transformed form of [6] Sec. IV.7.
+
+    Stages ``(M/(gamma h) - J) k_i = f(t + c_i h, U_i) + M sum_j (C_ij / h) k_j + d_i h f_t``
+    with ``U_i = y0 + sum_j a_ij k_j``; the solution is ``U_s`` (stiffly accurate) and the
+    embedded one ``U_{s-1}``.
+
+    Parameters
+    ----------
+    name : str
+    order : int
+    gamma : float
+        The diagonal of the (untransformed) Gamma matrix.
+    a, coupling : array, shape (s, s)
+        Strictly lower-triangular stage-argument and coupling (``C``) matrices.
+    c, d : array, shape (s,)
+        Nodes (row sums of alpha) and df/dt weights (row sums of Gamma).
+    dense : array, shape (3, s)
+        Continuous extension: ``K_m = sum_j dense[m, j] k_j``.
+
+    Raises
+    ------
+    RuntimeError
+        If an identity fails (an internal error: the coefficients are wrong).
+    """
+
+    name: str
+    order: int
+    gamma: float
+    a: NDArray[np.float64]
+    coupling: NDArray[np.float64]
+    c: NDArray[np.float64]
+    d: NDArray[np.float64]
+    dense: NDArray[np.float64]
+    n_stages: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        s = self.a.shape[0]
+        object.__setattr__(self, "n_stages", s)
+        # With Gamma = (diag(1/gamma) - C)^-1: alpha = a Gamma, b = m Gamma (m: the last row
+        # of a with m_s = 1), b_hat = a[s-1] Gamma ([6] IV.7).
+        gam = np.linalg.inv(np.eye(s) / self.gamma - self.coupling)
+        alpha = self.a @ gam
+        b = np.append(self.a[s - 1, : s - 1], 1.0) @ gam
+        b_hat = self.a[s - 1] @ gam
+        checks = {
+            "shapes": 0.0
+            if self.coupling.shape == (s, s)
+            and self.c.shape == self.d.shape == (s,)
+            and self.dense.shape == (3, s)
+            else math.inf,
+            "c == row sums of alpha": float(np.max(np.abs(alpha.sum(axis=1) - self.c))),
+            "d == row sums of Gamma": float(np.max(np.abs(gam.sum(axis=1) - self.d))),
+            "sum(b) == 1": abs(float(b.sum()) - 1.0),
+            "sum(b_hat) == 1": abs(float(b_hat.sum()) - 1.0),
+            "a, C strictly lower": float(
+                np.max(np.abs(np.triu(self.a))) + np.max(np.abs(np.triu(self.coupling)))
+            ),
+            "stiffly accurate (c_s == 1)": abs(float(self.c[s - 1]) - 1.0),
+        }
+        for check, value in checks.items():
+            if not value < 1e-12:
+                raise RuntimeError(
+                    f"internal: {self.name} tableau check failed: {check} ({value:.3g})."
+                )
+
+
+def _rodas5p() -> RosenbrockTableau:
+    """Rodas5P's coefficients ([5]; the numbers of OrdinaryDiffEq.jl's tableau)."""
+    _RP_GAMMA = 0.21193756319429014
+    _RP_A = np.zeros((8, 8))  # a_ij: stage arguments U_i = y0 + sum a_ij k_j
+    _RP_A[1, :1] = [3.0]
+    _RP_A[2, :2] = [2.849394379747939, 0.45842242204463923]
+    _RP_A[3, :3] = [-6.954028509809101, 2.489845061869568, -10.358996098473584]
+    _RP_A[4, :4] = [
+        2.8029986275628964,
+        0.5072464736228206,
+        -0.3988312541770524,
+        -0.04721187230404641,
+    ]
+    _RP_A[5, :5] = [
+        -7.502846399306121,
+        2.561846144803919,
+        -11.627539656261098,
+        -0.18268767659942256,
+        0.030198172008377946,
+    ]
+    _RP_A[6, :5] = _RP_A[5, :5]  # stiffly accurate: U_7 = U_6 + k_6, U_8 = U_7 + k_7
+    _RP_A[6, 5] = 1.0
+    _RP_A[7, :6] = _RP_A[6, :6]
+    _RP_A[7, 6] = 1.0
+    _RP_C = np.zeros((8, 8))  # C_ij: coupling M sum_j (C_ij / h) k_j
+    _RP_C[1, :1] = [-14.155112264123755]
+    _RP_C[2, :2] = [-17.97296035885952, -2.859693295451294]
+    _RP_C[3, :3] = [147.12150275711716, -1.41221402718213, 71.68940251302358]
+    _RP_C[4, :4] = [165.43517024871676, -0.4592823456491126, 42.90938336958603, -5.961986721573306]
+    _RP_C[5, :5] = [
+        24.854864614690072,
+        -3.0009227002832186,
+        47.4931110020768,
+        5.5814197821558125,
+        -0.6610691825249471,
+    ]
+    _RP_C[6, :6] = [
+        30.91273214028599,
+        -3.1208243349937974,
+        77.79954646070892,
+        34.28646028294783,
+        -19.097331116725623,
+        -28.087943162872662,
+    ]
+    _RP_C[7, :7] = [
+        37.80277123390563,
+        -3.2571969029072276,
+        112.26918849496327,
+        66.9347231244047,
+        -40.06618937091002,
+        -54.66780262877968,
+        -9.48861652309627,
+    ]
+    # nodes c_i (= row sums of alpha) and d_i (= row sums of Gamma), the df/dt weights
+    _RP_CN = np.array(
+        [0.0, 0.6358126895828704, 0.4095798393397535, 0.9769306725060716, 0.4288403609558664]
+        + [1.0, 1.0, 1.0]
+    )
+    _RP_D = np.array(
+        [0.21193756319429014, -0.42387512638858027, -0.3384627126235924, 1.8046452872882734]
+        + [2.325825639765069, 0.0, 0.0, 0.0]
+    )
+    # dense output: K_m = sum_j H[m, j] k_j (rows h2*, h3*, h4* of [1])
+    _RP_H = np.array(
+        [
+            [25.948786856663858, -2.5579724845846235, 10.433815404888879, -2.3679251022685204]
+            + [0.524948541321073, 1.1241088310450404, 0.4272876194431874, -0.17202221070155493],
+            [-9.91568850695171, -0.9689944594115154, 3.0438037242978453, -24.495224566215796]
+            + [20.176138334709044, 15.98066361424651, -6.789040303419874, -6.710236069923372],
+            [11.419903575922262, 2.8879645146136994, 72.92137995996029, 80.12511834622643]
+            + [-52.072871366152654, -59.78993625266729, -0.15582684282751913, 4.883087185713722],
+        ]
+    )
+    return RosenbrockTableau(
+        name="rodas5p",
+        order=5,
+        gamma=_RP_GAMMA,
+        a=_frozen(_RP_A, 2),
+        coupling=_frozen(_RP_C, 2),
+        c=_frozen(_RP_CN, 1),
+        d=_frozen(_RP_D, 1),
+        dense=_frozen(_RP_H, 2),
+    )
+
+
+RODAS5P = _rodas5p()

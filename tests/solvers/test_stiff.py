@@ -17,6 +17,7 @@ compiled against each model), which counts toward the CI budget.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -30,6 +31,7 @@ from scipy.linalg import expm
 
 from diffid_plugins.solvers import _rosenbrock as ros
 from diffid_plugins.solvers import bind_model, solve
+from diffid_plugins.solvers._tableaus import RODAS5P
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "diffsl_corpus" / "models.json"
 ROBER_P = np.array([0.04, 1e4, 3e7])
@@ -89,7 +91,17 @@ def test_tableau_structure() -> None:
     np.testing.assert_array_equal(ros._ROS_CN[5:], 1.0)
     np.testing.assert_array_equal(ros._ROS_D[5:], 0.0)
     assert abs(b.sum() - 1.0) < 1e-13
-    ros._ros_tableau_check()
+    # the kernels' coefficients are the validated tableau's (checked at import)
+    np.testing.assert_array_equal(ros._ROS_A, RODAS5P.a)
+    np.testing.assert_array_equal(ros._ROS_C, RODAS5P.coupling)
+
+
+def test_rodas5p_tableau_rejects_a_perturbed_coefficient() -> None:
+    """The tableau checks its identities itself: one changed node fails loudly."""
+    nodes = RODAS5P.c.copy()
+    nodes[2] += 1e-9
+    with pytest.raises(RuntimeError, match="c == row sums of alpha"):
+        dataclasses.replace(RODAS5P, c=nodes)
 
 
 def _duffing(t: float, y: np.ndarray) -> np.ndarray:
