@@ -50,10 +50,12 @@ from diffid_plugins.solvers._kernelset import KernelSet, describe
 __all__ = [
     "BACKGROUND_ENV",
     "TEMPLATES",
+    "background_slot",
     "TIER_ENV",
     "compile_model",
     "generic_module",
     "kernels_for",
+    "release_slot",
     "specialised_source",
     "warm",
 ]
@@ -64,7 +66,7 @@ TEMPLATES: tuple[types.ModuleType, ...] = (*SOLVER_TEMPLATES, *BATCH_TEMPLATES)
 TIER_ENV = "DIFFID_PLUGINS_TIER"
 BACKGROUND_ENV = "DIFFID_PLUGINS_BACKGROUND"
 _TIER_CHOICES = ("auto", "generic", "specialised")
-_LOCK_STALE_SECONDS = 600.0  # a warm-up lock older than this is from a dead run
+_LOCK_STALE_SECONDS = 600.0  # a background slot older than this is from a dead run
 
 _GENERIC_LOCK = threading.Lock()
 
@@ -112,7 +114,7 @@ def background_enabled() -> bool:
     return value not in ("0", "false", "no", "off")
 
 
-# --- the specialised tier's files: source, model text, lock, ready mark ------------------------
+# --- the specialised tier's files: source, model text, ready mark; the background slot -------
 class _SpecialisedFiles:
     """Paths that describe one model's specialised module in the cache directory."""
 
@@ -120,7 +122,6 @@ class _SpecialisedFiles:
         self.source = specialised_source(model.source)
         self.path = _codecache.module_path(self.source, prefix="spec")
         self.ready = self.path.with_suffix(".ready")
-        self.lock = self.path.with_suffix(".lock")
         self.log = self.path.with_suffix(".log")
         self.model_text = self.path.with_suffix(".ds")
 
@@ -130,29 +131,58 @@ class _SpecialisedFiles:
     def mark_ready(self) -> None:
         _atomic_write(self.ready, b"ok\n")
 
-    def try_lock(self) -> bool:
-        """Take the warm-up lock (O_EXCL); a lock older than the stale limit is broken."""
-        for _ in range(2):
-            try:
-                fd = os.open(self.lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-            except FileExistsError:
-                try:
-                    age = time.time() - self.lock.stat().st_mtime
-                except FileNotFoundError:
-                    continue
-                if age < _LOCK_STALE_SECONDS:
-                    return False
-                with contextlib.suppress(FileNotFoundError):
-                    self.lock.unlink()
-                continue
-            with os.fdopen(fd, "w") as handle:
-                handle.write(f"{os.getpid()}\n")
-            return True
-        return False
 
-    def unlock(self) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            self.lock.unlink()
+def background_slot() -> Path:
+    """The lock file that lets one background compile run at a time per cache directory.
+
+    Compiling a specialised module occupies a core for tens of seconds; a user who edits a
+    model ten times must not start ten of them. The file holds the compiling process's pid;
+    a lock whose process is gone (or older than ten minutes) is stale and is taken over.
+    """
+    return _codecache.cache_dir() / "background.lock"
+
+
+def _slot_is_stale(slot: Path) -> bool:
+    try:
+        text = slot.read_text().strip()
+        age = time.time() - slot.stat().st_mtime
+    except (OSError, ValueError):
+        return False  # being written or just removed: try again on the next poll
+    if age > _LOCK_STALE_SECONDS:
+        return True
+    try:
+        pid = int(text)
+    except ValueError:
+        return age > 5.0  # a lock whose pid was never written: its writer died
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # PermissionError: alive, another user's (cannot happen in a 0700 dir)
+        return False
+    return False
+
+
+def _take_slot() -> int | None:
+    """Create the background slot exclusively; its file descriptor, or None if taken."""
+    slot = background_slot()
+    for _ in range(2):
+        try:
+            return os.open(slot, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        except FileExistsError:
+            if not _slot_is_stale(slot):
+                return None
+            with contextlib.suppress(FileNotFoundError):
+                slot.unlink()
+    return None
+
+
+def release_slot() -> None:
+    """Remove the background slot if this process holds it (the child calls this at exit)."""
+    slot = background_slot()
+    with contextlib.suppress(OSError, ValueError):
+        if int(slot.read_text().strip()) == os.getpid():
+            slot.unlink()
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -162,9 +192,14 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 
 def _start_background(files: _SpecialisedFiles, model: CompiledModel) -> subprocess.Popen | None:
-    """Start ``python -m diffid_plugins._warm`` for this model unless one is running."""
-    if not files.try_lock():
-        return None  # another process is compiling it; its ready mark will do
+    """Start ``python -m diffid_plugins._warm`` for this model if the background slot is free.
+
+    Returns the process, or None when another background compile holds the slot (the caller
+    asks again on a later poll).
+    """
+    fd = _take_slot()
+    if fd is None:
+        return None
     try:
         _atomic_write(files.model_text, model.text.encode("utf-8"))
         env = dict(os.environ, **{BACKGROUND_ENV: "0", TIER_ENV: "specialised"})
@@ -172,7 +207,7 @@ def _start_background(files: _SpecialisedFiles, model: CompiledModel) -> subproc
         if model.read_dir is not None:
             args += ["--read-dir", model.read_dir]
         with open(files.log, "wb") as log:
-            return subprocess.Popen(
+            process = subprocess.Popen(
                 args,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -182,24 +217,41 @@ def _start_background(files: _SpecialisedFiles, model: CompiledModel) -> subproc
                 close_fds=True,
             )
     except OSError:
-        files.unlock()
+        os.close(fd)
+        with contextlib.suppress(FileNotFoundError):
+            background_slot().unlink()
         return None
+    with os.fdopen(fd, "w") as handle:  # the child's pid: it releases the slot at exit
+        handle.write(f"{process.pid}\n")
+    return process
 
 
 class _Upgrade:
-    """The callback a generic :class:`KernelSet` polls: the specialised module once ready."""
+    """The callback a generic :class:`KernelSet` polls: the specialised module once ready.
 
-    def __init__(self, files: _SpecialisedFiles, process: subprocess.Popen | None) -> None:
+    Starts the background compile when the slot is free (at once, or on a later poll when
+    another model's compile was running), and answers the loaded module once the ready mark
+    exists; after a failed compile (see the ``.log`` file) it stays generic.
+    """
+
+    def __init__(self, files: _SpecialisedFiles, model: CompiledModel) -> None:
         self.files = files
-        self.process = process
+        self.model = model
+        self.process: subprocess.Popen | None = None
+        self.failed = False
 
     def __call__(self) -> tuple[types.ModuleType, str] | None:
-        if self.process is not None and self.process.poll() not in (None, 0):
-            self.process = None  # the compile failed (see the .log file): stay generic
+        if self.files.ready.exists():
+            if self.process is not None:
+                self.process.poll()  # reap the child (it exits right after the ready mark)
+            return self.files.load(), "specialised"
+        if self.process is None:
+            if not self.failed:
+                self.process = _start_background(self.files, self.model)
             return None
-        if not self.files.ready.exists():
-            return None
-        return self.files.load(), "specialised"
+        if self.process.poll() not in (None, 0):
+            self.failed = True  # the compile failed: stay generic, do not retry
+        return None
 
 
 def kernels_for(model: CompiledModel, tier: str | None = None) -> KernelSet:
@@ -231,7 +283,8 @@ def kernels_for(model: CompiledModel, tier: str | None = None) -> KernelSet:
     md = describe(bindings, generic)
     upgrade = None
     if setting == "auto" and background_enabled():
-        upgrade = _Upgrade(files, _start_background(files, model))
+        upgrade = _Upgrade(files, model)
+        upgrade()  # start the background compile now if the slot is free
     return KernelSet(generic, bindings, "generic", md=md, upgrade=upgrade)
 
 

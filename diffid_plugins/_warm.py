@@ -1,10 +1,11 @@
 """Background compile of a model's specialised tier: ``python -m diffid_plugins._warm FILE``.
 
 Started by :func:`diffid_plugins._kernels.kernels_for` (tier ``"auto"``) as a niced child
-process in its own session, with ``DIFFID_PLUGINS_BACKGROUND=0``; it compiles the model's
-specialised module, calls its entry points the way the parent will, writes the ready mark and
-releases the lock. The parent swaps the module in on its next call. Output goes to a ``.log``
-file next to the generated module.
+process in its own session, with ``DIFFID_PLUGINS_BACKGROUND=0``, when the background slot is
+free (one such compile at a time per cache directory). It compiles the model's specialised
+module, calls its entry points the way the parent will, writes the ready mark and releases
+the slot. The parent swaps the module in on its next call. Output goes to a ``.log`` file next
+to the generated module.
 """
 
 from __future__ import annotations
@@ -27,12 +28,10 @@ def main(argv: list[str] | None = None) -> int:
 
     with open(args.file, encoding="utf-8") as handle:
         text = handle.read()
-    model = _kernels.compile_model_kernels(text, read_dir=args.read_dir)
-    files = _kernels._SpecialisedFiles(model)
     try:
         _kernels.warm(text, read_dir=args.read_dir, tiers=("specialised",))
     finally:
-        files.unlock()
+        _kernels.release_slot()
     return 0
 
 

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from diffid_plugins import Problem, compile_model, solve
-from diffid_plugins._kernels import _SpecialisedFiles, generic_module
+from diffid_plugins._kernels import _SpecialisedFiles, background_slot, generic_module
 from diffid_plugins.errors import DiffidError
 from diffid_plugins.examples import tutorial_text
 
@@ -168,7 +168,10 @@ def test_background_compile_upgrades_to_the_specialised_tier(
     later = solve(model, None, t)
     assert later.tier == "specialised" and model.kernels.tier == "specialised"
     assert np.array_equal(first.y, later.y)
-    assert not files.lock.exists()
+    deadline = time.monotonic() + 30  # the child releases the slot as it exits
+    while background_slot().exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not background_slot().exists()
     # A new process that compiles the same text is served by the specialised tier at once.
     again = compile_model(text)
     assert again.kernels.tier == "specialised"
@@ -179,7 +182,7 @@ def test_background_compile_can_be_disabled(monkeypatch: pytest.MonkeyPatch) -> 
     model = compile_model(_new_text())
     files = _SpecialisedFiles(model)
     assert model.kernels.tier == "generic"
-    assert not files.lock.exists() and not files.log.exists()
+    assert not files.log.exists() and not files.model_text.exists()
     assert solve(model, None, [1.0]).tier == "generic"
 
 
@@ -252,3 +255,31 @@ def test_bad_tier_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DIFFID_PLUGINS_TIER", "turbo")
     with pytest.raises(DiffidError, match="DIFFID_PLUGINS_TIER"):
         compile_model(tutorial_text())
+
+
+def test_one_background_compile_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ten quick edits must not start ten compiles: while one background compile holds the
+    slot, another model waits (served by the generic tier) and starts its own compile on a
+    later call once the slot is free."""
+    monkeypatch.setenv("DIFFID_PLUGINS_BACKGROUND", "1")
+    slot = background_slot()
+    deadline = time.monotonic() + 600
+    while slot.exists():  # a compile left by an earlier test: let it finish
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        slot.write_text(f"{holder.pid}\n")
+        model = compile_model(_new_text())
+        files = _SpecialisedFiles(model)
+        assert model.kernels.tier == "generic" and not files.log.exists()  # waited
+        holder.kill()
+        holder.wait()
+        time.sleep(0.3)
+        solve(model, None, [1.0])  # the next call finds the slot stale and starts it
+        assert files.log.exists()
+    finally:
+        holder.kill()
+    while not files.ready.exists():
+        assert time.monotonic() < deadline, files.log.read_text()
+        time.sleep(0.5)
