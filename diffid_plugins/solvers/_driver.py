@@ -72,6 +72,20 @@ __all__ = ["solve_kernel"]
 
 
 @njit(cache=True, error_model="numpy")
+def _drv_check_start(t, y, w, rtol, atol, stats):
+    """A segment's initial state: finite, and made consistent for a DAE (``HAS_MASS``).
+
+    Returns ``STATUS_DONE``, ``STATUS_NONFINITE`` or the consistent initialisation's failure.
+    """
+    for i in range(N_STATES):
+        if not math.isfinite(y[i]):
+            return STATUS_NONFINITE
+    if HAS_MASS:
+        return _ros_consistent_init(t, y, w, rtol, atol, stats)
+    return STATUS_DONE
+
+
+@njit(cache=True, error_model="numpy")
 def solve_kernel(p, t0, t_eval, method, rtol, atol, max_steps, ys, us, ts, stats):
     """Solve the model for parameters ``p`` from ``t0``, writing rows at ``t_eval``.
 
@@ -128,13 +142,9 @@ def solve_kernel(p, t0, t_eval, method, rtol, atol, max_steps, ys, us, ts, stats
     y = np.empty(N_STATES)
     u0(w, y)
     t = t0
-    for i in range(N_STATES):
-        if not math.isfinite(y[i]):
-            return STATUS_NONFINITE
-    if HAS_MASS:
-        status = _ros_consistent_init(t, y, w, rtol, atol, stats)
-        if status < 0:
-            return status
+    status = _drv_check_start(t, y, w, rtol, atol, stats)
+    if status < 0:
+        return status
     stiff = method == METHOD_STIFF or (method == METHOD_AUTO and HAS_MASS)
     tableau = 1 if method == METHOD_TSIT5 else 0
     detect = method == METHOD_AUTO and SOLVER_HAS_STIFF
@@ -168,13 +178,10 @@ def solve_kernel(p, t0, t_eval, method, rtol, atol, max_steps, ys, us, ts, stats
         reset(t, y, w, y_reset)
         for i in range(N_STATES):
             y[i] = y_reset[i]
-            if not math.isfinite(y[i]):
-                return STATUS_NONFINITE
-        if HAS_MASS:
-            status = _ros_consistent_init(t, y, w, rtol, atol, stats)
-            if status < 0:
-                return status
-        else:
+        status = _drv_check_start(t, y, w, rtol, atol, stats)
+        if status < 0:
+            return status
+        if not HAS_MASS:
             stiff = method == METHOD_STIFF
         h = 0.0
         if stats[STAT_K] >= t_eval.shape[0]:

@@ -106,6 +106,32 @@ def _ev_has_root(g_lo, g_hi):
 
 
 @njit(cache=True, error_model="numpy")
+def _ev_scan(g_start, ga, gb):
+    """Scan the `stop` components over a bracket with values ``ga`` (left) and ``gb`` (right).
+
+    Components exactly zero at the start of the step (``g_start``) are inactive. Returns
+    ``(izero, icross)``: the first active component that is exactly zero at the right end
+    (-1: none), and the sign-changing one with the largest crossing fraction
+    ``|gb / (gb - ga)|`` (the earliest crossing; -1: no sign change).
+    """
+    izero = -1
+    icross = -1
+    maxfrac = 0.0
+    for i in range(N_STOP):
+        if g_start[i] == 0.0:
+            continue
+        if gb[i] == 0.0:
+            if izero < 0:
+                izero = i
+        elif ga[i] * gb[i] < 0.0:
+            frac = abs(gb[i] / (gb[i] - ga[i]))
+            if frac > maxfrac:
+                maxfrac = frac
+                icross = i
+    return izero, icross
+
+
+@njit(cache=True, error_model="numpy")
 def _ev_find_root(w, t_lo, h, Q, nq, g_lo, g_hi, g_tmp, ytmp):  # noqa: N803
     """Locate the first `stop` root in (t_lo, t_lo + h] (SUNDIALS ``cvRootfind`` [1]).
 
@@ -133,20 +159,7 @@ def _ev_find_root(w, t_lo, h, Q, nq, g_lo, g_hi, g_tmp, ytmp):  # noqa: N803
         Root time (the step end when there is no root).
     """
     t_hi = t_lo + h
-    imax = -1
-    izero = -1
-    maxfrac = 0.0
-    for i in range(N_STOP):
-        if g_lo[i] == 0.0:
-            continue
-        if g_hi[i] == 0.0:
-            if izero < 0:
-                izero = i
-        elif g_lo[i] * g_hi[i] < 0.0:
-            frac = abs(g_hi[i] / (g_hi[i] - g_lo[i]))
-            if frac > maxfrac:
-                maxfrac = frac
-                imax = i
+    izero, imax = _ev_scan(g_lo, g_lo, g_hi)
     if imax < 0:
         if izero >= 0:  # exact zero at the end of the step
             _ev_dense(Q, nq, 1.0, ytmp)
@@ -183,21 +196,11 @@ def _ev_find_root(w, t_lo, h, Q, nq, g_lo, g_hi, g_tmp, ytmp):  # noqa: N803
         _ev_dense(Q, nq, (tmid - t_lo) / h, ytmp)
         stop(tmid, ytmp, w, gmid)
         sideprev = side
-        maxfrac = 0.0
-        zroot = False
-        sgnchg = False
-        for i in range(N_STOP):
-            if g_lo[i] == 0.0:
-                continue  # inactive: exactly zero at the start of the step
-            if gmid[i] == 0.0:
-                zroot = True
-            elif glo[i] * gmid[i] < 0.0:
-                gfrac = abs(gmid[i] / (gmid[i] - glo[i]))
-                if gfrac > maxfrac:
-                    sgnchg = True
-                    maxfrac = gfrac
-                    imax = i
+        izero, icross = _ev_scan(g_lo, glo, gmid)
+        zroot = izero >= 0
+        sgnchg = icross >= 0
         if sgnchg:  # sign change in (tlo, tmid)
+            imax = icross
             thi = tmid
             for i in range(N_STOP):
                 ghi[i] = gmid[i]

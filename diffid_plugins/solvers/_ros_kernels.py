@@ -113,6 +113,35 @@ def _ros_lu_solve(a, n, piv, b):
 
 # --- right-hand side of the (transformed) system -----------------------------------------------
 @njit(cache=True, error_model="numpy")
+def _ros_embed(a, idx, m):
+    """Overwrite ``a`` (N_STATES, N_STATES) with ``[[a[idx][:, idx], 0], [0, I]]`` in place.
+
+    ``idx`` (>= m entries) must be increasing, so every entry is read before it is written.
+    The result is always of size N_STATES (one LU routine for every sub-block).
+    """
+    for i in range(N_STATES):
+        for j in range(N_STATES):
+            if i < m and j < m:
+                a[i, j] = a[idx[i], idx[j]]
+            else:
+                a[i, j] = 1.0 if i == j else 0.0
+
+
+@njit(cache=True, error_model="numpy")
+def _ros_f0(t, y, w, m0, f0, stats, refresh_mass):
+    """``f0 = F(t, y)`` at the start of a step (and ``M(t)`` into ``m0`` if
+    ``refresh_mass``); False when a component is not finite."""
+    if refresh_mass:
+        mass(t, w, m0)
+    rhs(t, y, w, f0)
+    stats[STAT_NRHS] += 1
+    for i in range(N_STATES):  # noqa: SIM110 (numba: no generators in all())
+        if not (abs(f0[i]) < math.inf):
+            return False
+    return True
+
+
+@njit(cache=True, error_model="numpy")
 def _ros_f(t, y, w, m0, mt, piv_m, tmp, f, stats):
     """Evaluate ``f(t, y)`` into ``f``, transformed for a time-dependent mass matrix.
 
@@ -141,14 +170,8 @@ def _ros_f(t, y, w, m0, mt, piv_m, tmp, f, stats):
         didx = DIFFERENTIAL_INDEX
         nd = didx.shape[0]
         mass(t, w, mt)
-        # [[M_DD(t), 0], [0, I]] in place (didx is increasing), so that the LU is always of
-        # size N_STATES (one compiled specialisation)
-        for i in range(N_STATES):
-            for j in range(N_STATES):
-                if i < nd and j < nd:
-                    mt[i, j] = mt[didx[i], didx[j]]
-                else:
-                    mt[i, j] = 1.0 if i == j else 0.0
+        # [[M_DD(t), 0], [0, I]]: the LU is always of size N_STATES
+        _ros_embed(mt, didx, nd)
         if not _ros_lu_factor(mt, N_STATES, piv_m):
             return False
         for i in range(N_STATES):

@@ -79,7 +79,6 @@ from diffid_plugins.solvers._bindings import (  # model-bindings
     N_STATES,
     N_STOP,
     jac,
-    mass,
     rhs,
     stop,
 )
@@ -97,7 +96,9 @@ from diffid_plugins.solvers._ros_kernels import (  # model-bindings
     _ROS_NEWTON_MAXITER,
     _ROS_ORDER,
     _ROS_SAFE,
+    _ros_embed,
     _ros_f,
+    _ros_f0,
     _ros_initial_step,
     _ros_lu_factor,
     _ros_lu_solve,
@@ -182,13 +183,7 @@ def _ros_consistent_init(t, y, w, rtol, atol, stats):
             return STATUS_DONE
         jac(t, y, w, jm)
         stats[STAT_NJAC] += 1
-        # [[J_AA, 0], [0, I]] in place (aidx is increasing): an LU of size N_STATES
-        for i in range(N_STATES):
-            for j in range(N_STATES):
-                if i < na and j < na:
-                    jm[i, j] = jm[aidx[i], aidx[j]]
-                else:
-                    jm[i, j] = 1.0 if i == j else 0.0
+        _ros_embed(jm, aidx, na)  # [[J_AA, 0], [0, I]]: an LU of size N_STATES
         for i in range(N_STATES):
             dx[i] = -f[aidx[i]] if i < na else 0.0
         for i in range(na):
@@ -354,13 +349,8 @@ def _ros_advance(w, t, y, h, t_eval, rtol, atol, max_steps, ys, us, ts, stats):
     ng = max(N_STOP, 1)
     gvec = np.empty((3, ng))
     g0, g1, gm = gvec[0], gvec[1], gvec[2]
-    if HAS_MASS:
-        mass(t, w, m0)
-    rhs(t, y, w, f0)
-    stats[STAT_NRHS] += 1
-    for i in range(n):
-        if not (abs(f0[i]) < math.inf):
-            return STATUS_NONFINITE, t, h
+    if not _ros_f0(t, y, w, m0, f0, stats, HAS_MASS):
+        return STATUS_NONFINITE, t, h
     if N_STOP > 0:
         stop(t, y, w, g0)
     if not h > 0.0:
@@ -462,10 +452,5 @@ def _ros_advance(w, t, y, h, t_eval, rtol, atol, max_steps, ys, us, ts, stats):
         if N_STOP > 0:
             for i in range(N_STOP):
                 g0[i] = g1[i]
-        if MASS_TIME_DEPENDENT:
-            mass(t, w, m0)
-        rhs(t, y, w, f0)
-        stats[STAT_NRHS] += 1
-        for i in range(n):
-            if not (abs(f0[i]) < math.inf):
-                return STATUS_NONFINITE, t, h
+        if not _ros_f0(t, y, w, m0, f0, stats, MASS_TIME_DEPENDENT):
+            return STATUS_NONFINITE, t, h

@@ -49,7 +49,8 @@ def _params(name: str, select: str | None = None) -> list[Any]:
     """Corpus rows as pytest params (one skipped param when the shared corpus is absent)."""
     rows = [r for r in _corpus(name) if select is None or r.get("stage") == select]
     if not rows:
-        reason = f"shared corpus file {CORPUS / name} not found (or no {select} rows)"
+        rows_of = "" if select is None else f" (or it has no {select} rows)"
+        reason = f"shared corpus file {CORPUS / name} not found{rows_of}"
         return [pytest.param(None, marks=pytest.mark.skip(reason=reason))]
     return [pytest.param(r, id=r.get("id") or r.get("name")) for r in rows]
 

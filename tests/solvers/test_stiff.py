@@ -18,13 +18,12 @@ compiled against each model), which counts toward the CI budget.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
-from pathlib import Path
+from fractions import Fraction
 
 import numpy as np
 import pytest
-from _solver_models import corpus_model
+from _solver_models import corpus_cases, corpus_model
 from numba import njit
 from scipy.integrate import solve_ivp
 from scipy.linalg import expm
@@ -33,18 +32,39 @@ from diffid_plugins.solvers import _rosenbrock as ros
 from diffid_plugins.solvers import bind_model, solve
 from diffid_plugins.solvers._tableaus import RODAS5P
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "diffsl_corpus" / "models.json"
 ROBER_P = np.array([0.04, 1e4, 3e7])
 ROBER_T = np.array([0.4, 40.0, 4000.0, 1e5])
 
 
 # --- coefficients --------------------------------------------------------------------------
+def _exact(x: np.ndarray) -> np.ndarray:
+    """The float64 coefficients as an object array of exact fractions."""
+    return np.vectorize(Fraction, otypes=[object])(np.asarray(x, dtype=float))
+
+
 def _untransformed() -> tuple[np.ndarray, ...]:
-    """alpha, Gamma, b, b_hat of Rodas5P from the transformed coefficients (H-W II, IV.7)."""
-    gam = np.linalg.inv(np.eye(8) / ros._ROS_GAMMA - ros._ROS_C)
-    alpha = ros._ROS_A @ gam
-    b = np.append(ros._ROS_A[7, :7], 1.0) @ gam
-    b_hat = ros._ROS_A[7] @ gam
+    """alpha, Gamma, b, b_hat of Rodas5P from the transformed coefficients (H-W II, IV.7),
+    in exact rational arithmetic on the float64 coefficients (object arrays of fractions).
+
+    Exact, so that the checks below do not depend on the machine's LAPACK/BLAS: with
+    ``np.linalg.inv`` (diag(1/gamma) - C has condition number 2.6e3 and pivots rows) and
+    float ``@`` the residuals were 2e-15..1.6e-14 depending on the OpenBLAS kernel
+    (OPENBLAS_CORETYPE = Prescott, Nehalem, Haswell, SkylakeX), under the tolerances below
+    only by chance: the rounding-error bounds are ~1e-13 relative for the diagonal of Gamma
+    (checked at 1e-14), ~3e-12 for its row sums and ~2e-12 for the order conditions (checked
+    at 1e-13). Exactly, the residuals are those of the float64 coefficients themselves: at
+    most 6e-15, and the diagonal of Gamma is gamma exactly."""
+    n = 8
+    g, c, a = Fraction(float(ros._ROS_GAMMA)), _exact(ros._ROS_C), _exact(ros._ROS_A)
+    # (diag(1/g) - C) Gamma = I with C strictly lower triangular: forward substitution,
+    # Gamma_ij = g (delta_ij + sum_{k<i} C_ik Gamma_kj).
+    gam = np.full((n, n), Fraction(0), dtype=object)
+    for i in range(n):
+        for j in range(i + 1):
+            gam[i, j] = g * (int(i == j) + sum(c[i, k] * gam[k, j] for k in range(i)))
+    alpha = a @ gam
+    b = np.append(a[7, :7], Fraction(1)) @ gam
+    b_hat = a[7] @ gam
     return alpha, gam, b, b_hat
 
 
@@ -78,16 +98,16 @@ def test_order_conditions_up_to_4(which: str) -> None:
         1 / 12 - g / 3,
         1 / 24 - g / 2 + 1.5 * g**2 - g**3,
     ]
-    np.testing.assert_allclose(lhs, rhs, rtol=0, atol=1e-13)
+    np.testing.assert_allclose(np.array(lhs, dtype=float), rhs, rtol=0, atol=1e-13)
 
 
 def test_tableau_structure() -> None:
     """c = row sums of alpha, d = row sums of Gamma, constant diagonal gamma, stiff accuracy
     (c_6..c_8 = 1, d_6..d_8 = 0); the import-time check passes."""
     alpha, gam, b, _ = _untransformed()
-    np.testing.assert_allclose(alpha.sum(axis=1), ros._ROS_CN, atol=1e-13)
-    np.testing.assert_allclose(gam.sum(axis=1), ros._ROS_D, atol=1e-13)
-    np.testing.assert_allclose(np.diag(gam), ros._ROS_GAMMA, rtol=1e-14)
+    np.testing.assert_allclose(alpha.sum(axis=1).astype(float), ros._ROS_CN, atol=1e-13)
+    np.testing.assert_allclose(gam.sum(axis=1).astype(float), ros._ROS_D, atol=1e-13)
+    np.testing.assert_allclose(np.diag(gam).astype(float), ros._ROS_GAMMA, rtol=1e-14)
     np.testing.assert_array_equal(ros._ROS_CN[5:], 1.0)
     np.testing.assert_array_equal(ros._ROS_D[5:], 0.0)
     assert abs(b.sum() - 1.0) < 1e-13
@@ -390,8 +410,8 @@ def test_inconsistent_dae_is_a_status(cf_model) -> None:
 
 # --- DAE consistent initialisation: corpus models --------------------------------------------
 def _corpus_case(model_id: str) -> dict:
-    models = {m["id"]: m for m in json.loads(CORPUS.read_text())}
-    return models[model_id]
+    """The corpus row of ``model_id``; skips the test (naming the path) without ../shared."""
+    return corpus_cases()[model_id]
 
 
 def _assert_oracle(y: np.ndarray, case: dict) -> None:
