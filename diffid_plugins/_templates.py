@@ -302,9 +302,7 @@ def _md_item(index: int) -> ast.Subscript:
 def _njit_functions(tree: ast.Module) -> set[str]:
     """Names of the module-level ``@njit`` functions of a template."""
     return {
-        node.name
-        for node in tree.body
-        if isinstance(node, ast.FunctionDef) and _is_njit(node)
+        node.name for node in tree.body if isinstance(node, ast.FunctionDef) and _is_njit(node)
     }
 
 

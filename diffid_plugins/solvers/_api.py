@@ -38,7 +38,6 @@ from diffid_plugins.solvers._status import (
 __all__ = ["METHODS", "SOLVER_TEMPLATES", "BoundModel", "Solution", "bind_model", "solve"]
 
 
-
 _STAT_NAMES: dict[str, int] = {
     "n_rhs": STAT_NRHS,
     "n_jac": STAT_NJAC,
@@ -142,6 +141,8 @@ class Solution:
 
 #: status code -> (message, success), for the statuses the kernels return.
 _STATUS_INFO: dict[int, tuple[str, bool]] = {int(s): (s.message, s.is_successful) for s in Status}
+
+
 def _as_times(t_eval: ArrayLike, t0: float) -> NDArray[np.float64]:
     arr = np.asarray(t_eval, dtype=np.float64)
     if arr.ndim == 0:

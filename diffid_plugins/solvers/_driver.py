@@ -70,7 +70,6 @@ from diffid_plugins.solvers._status import (
 __all__ = ["solve_kernel"]
 
 
-
 @njit(cache=True, error_model="numpy")
 def _drv_check_start(t, y, w, rtol, atol, stats):
     """A segment's initial state: finite, and made consistent for a DAE (``HAS_MASS``).

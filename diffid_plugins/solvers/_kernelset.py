@@ -82,9 +82,7 @@ def kernel_address(dispatcher: Any, name: str) -> int:
     return int(cres.library.get_pointer_to_function(cres.fndesc.llvm_func_name))
 
 
-def describe(
-    namespace: types.ModuleType, stand_ins: types.ModuleType
-) -> NDArray[np.int64]:
+def describe(namespace: types.ModuleType, stand_ins: types.ModuleType) -> NDArray[np.int64]:
     """Build the model descriptor ``md`` (``_abi.py``) of a model namespace.
 
     Compiles the kernels the solvers can call for this model (``prepare``, ``u0``, ``rhs``,
