@@ -147,8 +147,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     start = time.perf_counter()
     problem.evaluate_batch(problem.x0[None, :])
     print(
-        f"solver and batch kernel ready in {time.perf_counter() - start:.2f} s (compiled on "
-        "first use, then loaded from the disk cache)"
+        f"solver and batch kernel ready in {time.perf_counter() - start:.2f} s "
+        f"({problem.last_tier} tier; compiled on first use, then loaded from the disk cache)"
     )
     print(f"fitting {problem.parameter_names} to {len(data)} noisy points of (x, y) on [0, 100]")
     start = time.perf_counter()
