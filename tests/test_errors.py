@@ -59,9 +59,6 @@ INTERNAL_CLASSES: frozenset[tuple[str, str]] = frozenset(
         ("diffid_plugins/diffsl/_expr.py", "Abort"),  # caught in diffsl/_analysis.py
         ("diffid_plugins/diffsl/_parse_errors.py", "ParseProblem"),  # -> a Diagnostic
         ("diffid_plugins/parallel/_supervisor.py", "StopRun"),  # caught in parallel/executor.py
-        # Caught in diffsl/_compile.py and re-raised as DiffSLError (pending: pipeline
-        # rewrite, which moves the check into diffsl/_analysis.py as a positioned Diagnostic).
-        ("diffid_plugins/diffsl/_codegen.py", "MassNotLinear"),
         # Never raised: it carries a worker's traceback text as the `__cause__` of a
         # DiffidError (parallel.RemoteTaskError and friends).
         ("diffid_plugins/parallel/_errors.py", "RemoteTraceback"),

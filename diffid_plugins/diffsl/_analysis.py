@@ -566,6 +566,13 @@ class _Analysis(Scope):
                 self.error(f"{name} must not be dependent on dudt", self.special_spans[name])
             if name == "M" and deps & DEP_U:
                 self.error("M must not be dependent on u", self.special_spans[name])
+            if name == "M" and deps & DEP_DUDT and not self._linear_in_dudt(s.nodes):
+                # M(t) dudt is assembled from dM/d(dudt): a product of dudt's would be lost.
+                self.error(
+                    "M must be linear in dudt (each element a sum of terms c * dudt_j with c "
+                    "independent of dudt)",
+                    self.special_spans[name],
+                )
         if "reset" in sp and "stop" not in sp:
             self.error("reset requires stop to also be defined", self.special_spans.get("reset"))
         if "M" in healthy and "dudt" not in sp:
@@ -575,6 +582,15 @@ class _Analysis(Scope):
         if self.diagnostics:
             return None
         return self.lowered()
+
+    def _linear_in_dudt(self, nodes: ObjArray) -> bool:
+        """Whether every element's derivative with respect to dudt is free of dudt."""
+        g = self.g
+        for nid in nodes.flat:
+            for d in g.derivative(int(nid), "dudt").values():
+                if g.nodes[d].deps & DEP_DUDT:
+                    return False
+        return True
 
     def lowered(self) -> LoweredModel:
         sp = self.specials

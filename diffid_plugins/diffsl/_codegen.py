@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from diffid_plugins.diffsl._analysis import LoweredModel
-from diffid_plugins.diffsl._ir import DEP_DUDT, DEP_N, DEP_P, DEP_T, Graph
+from diffid_plugins.diffsl._ir import DEP_N, DEP_P, DEP_T, Graph
 from diffid_plugins.diffsl._ops import OPS
 
 __all__ = ["GeneratedModel", "generate"]
@@ -278,10 +278,6 @@ def _matrix_entries(g: Graph, rows: list[int], wrt: str) -> dict[tuple[int, int]
     return entries
 
 
-class MassNotLinear(ValueError):
-    """``M`` is not linear in ``dudt``."""
-
-
 _PYTHON_ENTRIES = (
     ("prepare", "p, N, w"),
     ("u0", "w, y"),
@@ -308,8 +304,6 @@ def generate(lm: LoweredModel, version: str) -> GeneratedModel:
     mass: dict[tuple[int, int], int] = {}
     if lm.mass_expr is not None:
         mass = _matrix_entries(g, lm.mass_expr, "dudt")
-        if any(g.nodes[d].deps & DEP_DUDT for d in mass.values()):
-            raise MassNotLinear("M must be linear in dudt")
     algebraic = tuple(
         lm.mass_expr is not None and not any(i == r for r, _ in mass) for i in range(n)
     )
@@ -428,5 +422,5 @@ def generate(lm: LoweredModel, version: str) -> GeneratedModel:
     )
 
 
-__all__ += ["MassNotLinear", "literal"]
+__all__ += ["literal"]
 _ = np  # numpy is used by the generated code, imported here for the type checker's sake

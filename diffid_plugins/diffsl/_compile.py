@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from diffid_plugins.diffsl._analysis import LoweredModel, analyse
-from diffid_plugins.diffsl._codegen import GeneratedModel, MassNotLinear, generate
+from diffid_plugins.diffsl._codegen import GeneratedModel, generate
 from diffid_plugins.diffsl._parser import parse
 from diffid_plugins.diffsl.model import CompiledModel
 from diffid_plugins.errors import ArgumentTypeError, Diagnostic, DiffSLError
@@ -39,11 +39,7 @@ def _front_end(
         ) from None
     if lowered is None:
         raise DiffSLError(diagnostics)
-    try:
-        generated = generate(lowered, __version__)
-    except MassNotLinear as exc:
-        raise DiffSLError([Diagnostic(str(exc))]) from None
-    return lowered, generated
+    return lowered, generate(lowered, __version__)
 
 
 def check_model(text: str, *, read_dir: str | os.PathLike[str] | None = None) -> str:

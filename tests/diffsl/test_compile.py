@@ -179,8 +179,10 @@ def test_mass_matrix_and_algebraic_rows() -> None:
 
 
 def test_nonlinear_mass_is_rejected() -> None:
-    with pytest.raises(DiffSLError, match="linear in dudt"):
+    with pytest.raises(DiffSLError, match="linear in dudt") as info:
         check_model("u { x = 1 } dudt { dxdt = 0 } M { dxdt * dxdt } F { -x }")
+    (diagnostic,) = info.value.diagnostics  # positioned at the M tensor (analysis, not codegen)
+    assert diagnostic.line == 1 and diagnostic.column > 1
 
 
 def test_exact_jacobian_closed_form() -> None:
