@@ -33,6 +33,7 @@ import sys
 import threading
 import time
 import types
+import warnings
 from pathlib import Path
 
 from diffid_plugins import _codecache
@@ -241,13 +242,24 @@ class _Upgrade:
         self.failed = False
 
     def __call__(self) -> tuple[types.ModuleType, str] | None:
+        if self.failed:
+            return None
         if self.files.ready.exists():
             if self.process is not None:
                 self.process.poll()  # reap the child (it exits right after the ready mark)
-            return self.files.load(), "specialised"
+            try:
+                return self.files.load(), "specialised"
+            except Exception as exc:  # never let the upgrade break a working generic tier
+                self.failed = True
+                warnings.warn(
+                    f"the specialised solver of this model could not be loaded ({exc}); the "
+                    f"generic tier keeps serving it (results are the same, a little slower).",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+                return None
         if self.process is None:
-            if not self.failed:
-                self.process = _start_background(self.files, self.model)
+            self.process = _start_background(self.files, self.model)
             return None
         if self.process.poll() not in (None, 0):
             self.failed = True  # the compile failed: stay generic, do not retry

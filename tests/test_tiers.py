@@ -283,3 +283,54 @@ def test_one_background_compile_at_a_time(monkeypatch: pytest.MonkeyPatch) -> No
     while not files.ready.exists():
         assert time.monotonic() < deadline, files.log.read_text()
         time.sleep(0.5)
+
+
+def test_every_problem_on_a_model_follows_a_tier_swap() -> None:
+    """Two problems share a model's KernelSet; whichever call performs the swap, both are
+    served by the new tier afterwards (with the same costs)."""
+    model = compile_model(tutorial_text(), tier="generic")
+    special = compile_model(tutorial_text(), tier="specialised")
+    ready = {"now": False}
+    model.kernels._upgrade = lambda: (
+        (special.kernels.module, "specialised") if ready["now"] else None
+    )
+    t = np.linspace(0.0, 10.0, 21)
+    data = np.column_stack([t, solve(model, None, t).y])
+    first, second = Problem(model, data), Problem(model, data)
+    X = np.array([[1.1, 0.4, 0.1, 0.4], [1.0, 0.5, 0.1, 0.3]])  # noqa: N806
+    before = first.evaluate_batch(X), second.evaluate_batch(X)
+    assert first.last_tier == second.last_tier == "generic"
+    ready["now"] = True
+    model.kernels._next_poll = 0.0
+    after = first.evaluate_batch(X), second.evaluate_batch(X)
+    assert first.last_tier == second.last_tier == "specialised"
+    assert np.array_equal(before[0], after[0]) and np.array_equal(before[1], after[1])
+
+
+def test_an_unloadable_specialised_module_leaves_the_generic_tier_serving(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A ready mark whose module fails to load (here: loading raises) warns once and keeps
+    the generic tier; solves go on with the same results."""
+    from diffid_plugins import _kernels
+
+    monkeypatch.setenv("DIFFID_PLUGINS_BACKGROUND", "1")
+    text = _new_text()
+    model = compile_model(text, tier="generic")
+    files = _SpecialisedFiles(model)
+    upgrade = _kernels._Upgrade(files, model)
+    files.ready.write_text("ok\n")
+
+    def broken() -> None:
+        raise RuntimeError("simulated broken module")
+
+    monkeypatch.setattr(files, "load", broken)
+    reference = solve(model, None, [1.0, 2.0])
+    model.kernels._upgrade = upgrade
+    model.kernels._next_poll = 0.0
+    with pytest.warns(RuntimeWarning, match="generic tier keeps serving"):
+        again = solve(model, None, [1.0, 2.0])
+    assert again.tier == "generic" and np.array_equal(again.y, reference.y)
+    model.kernels._next_poll = 0.0
+    assert solve(model, None, [1.0, 2.0]).tier == "generic"  # no retry, no second warning
+    files.ready.unlink()

@@ -199,6 +199,7 @@ class Problem:
         self.stats = ProblemStats()
         self.last_statuses: IntArray | None = None
         self._kernel: Any = None
+        self._kernel_module: Any = None
         self._use_lanes = False
         self.last_tier: str | None = None
         # Explicit solves without mass matrix or `stop` run lane-interleaved (``_lanes.py``);
@@ -292,13 +293,16 @@ class Problem:
         if n == 0:
             return costs, statuses
         threads = self._threads(n_threads, n)
-        if self._kernels.refresh() or self._kernel is None:  # a faster tier may be ready
+        self._kernels.refresh()  # a faster tier may be ready (possibly swapped in by another
+        # user of the same model, so compare modules rather than trust refresh()'s answer)
+        if self._kernel is None or self._kernel_module is not self._kernels.module:
             # The generic tier scores with the scalar batch kernel: the lanes index per-lane
             # views on every model call, and through an opaque kernel address each view costs
             # reference counting that the specialised tier's inlined calls optimise away
             # (measured 5x slower). Both kernels give the same costs, bit for bit.
             self._use_lanes = self._lanes and self._kernels.tier != "generic"
             self._kernel = _batch_kernel(self._kernels, self._use_lanes)
+            self._kernel_module = self._kernels.module
         self.last_tier = self._kernels.tier
         n_chunks = 1 if threads == 1 else min(n, _CHUNKS_PER_THREAD * threads)
         if self._use_lanes:  # enough rows per chunk to keep the lanes busy
