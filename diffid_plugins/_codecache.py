@@ -64,7 +64,11 @@ CACHE_DIR_ENV = "DIFFID_PLUGINS_CACHE_DIR"
 _APP_NAME = "diffid_plugins"
 _GENERATED_PACKAGE = "diffid_plugins._generated"
 _PREFIX_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_GENERATED_FILE_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*_[0-9a-f]{24}\.py")
+# Generated modules and their sidecar files (the specialised tier's ready mark, background
+# log and model text), and the background-compile slot: everything clear_cache() removes.
+_GENERATED_FILE_RE = re.compile(
+    r"[A-Za-z_][A-Za-z0-9_]*_[0-9a-f]{24}\.(py|ready|log|ds)|background\.lock"
+)
 _VERSION_DIR_RE = re.compile(r"v[^/\\]*-numba[^/\\]*-py[0-9]+")
 _UNSAFE_CHARS_RE = re.compile(r"[^A-Za-z0-9._-]")
 
@@ -480,7 +484,10 @@ def _generated_dirs(root: Path) -> list[Path]:
 
 
 def clear_cache() -> int:
-    """Delete the generated modules and numba's cache files for them.
+    """Delete the generated modules, their sidecar files and numba's cache files for them.
+
+    Sidecars are the specialised tier's ready marks, background logs and model texts, and
+    the background-compile slot; a ready mark must not outlive the code it vouches for.
 
     Every versioned subdirectory of the current cache root (all diffid_plugins, numba and
     Python versions) and of any temporary fallback directory used by this process is
@@ -504,7 +511,7 @@ def clear_cache() -> int:
                     elif _GENERATED_FILE_RE.fullmatch(entry.name) and entry.is_file():
                         with contextlib.suppress(FileNotFoundError):
                             entry.unlink()
-                            removed += 1
+                            removed += entry.suffix == ".py"
                     elif entry.name.startswith(".") and entry.name.endswith(".tmp"):
                         with contextlib.suppress(OSError):
                             entry.unlink()

@@ -395,3 +395,19 @@ def test_two_processes_creating_the_same_module_at_once(tmp_path: Path) -> None:
     report = parse_child(proc)
     assert report["value"] == EXPECTED
     assert report["hits"] and not report["misses"], report
+
+
+def test_clear_cache_removes_the_tiers_sidecar_files(cache_root: Path) -> None:
+    """A ready mark must not outlive the specialised module it vouches for: clear_cache()
+    removes ready marks, background logs, model texts and the background slot too."""
+    module = load_source_module(unique_source("sidecar"), prefix="spec")
+    path = Path(module.__file__ or "")
+    directory = path.parent
+    sidecars = [path.with_suffix(s) for s in (".ready", ".log", ".ds")]
+    sidecars.append(directory / "background.lock")
+    for f in sidecars:
+        f.write_text("x")
+    (directory / "keep.ready").write_text("not ours: no key in the name")
+    assert clear_cache() == 1  # one generated module; sidecars are not counted
+    assert not any(f.exists() for f in sidecars)
+    assert (directory / "keep.ready").exists()
