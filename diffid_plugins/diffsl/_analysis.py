@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from diffid_plugins.diffsl import ast
+from diffid_plugins.diffsl import _syntax as syntax
 from diffid_plugins.diffsl._expr import (
     MAX_ELEMENTS,
     Abort,
@@ -97,7 +97,7 @@ class _Analysis(Scope):
         self.symbols: dict[str, Symbol] = {}
         self.diagnostics: list[Diagnostic] = []
         self.specials: dict[str, Symbol] = {}
-        self.special_spans: dict[str, ast.Span] = {}
+        self.special_spans: dict[str, syntax.Span] = {}
         self.init_nodes: ObjArray | None = None
         self.defaults: list[float] = []
         self.input_names: list[str] = []
@@ -105,7 +105,7 @@ class _Analysis(Scope):
         self.declared_shapes: dict[str, tuple[int, ...]] = {}
 
     # ------------------------------------------------------------------ Scope interface
-    def error(self, message: str, span: ast.Span | None) -> None:
+    def error(self, message: str, span: syntax.Span | None) -> None:
         if span is None or span.line == 0:
             self.diagnostics.append(Diagnostic(message))
         else:
@@ -119,14 +119,14 @@ class _Analysis(Scope):
         return str(node)
 
     # ------------------------------------------------------------------ the model
-    def run(self, model: ast.Model) -> LoweredModel | None:
+    def run(self, model: syntax.Model) -> LoweredModel | None:
         if model.inputs is not None:
             self.legacy_inputs(model)
         for tensor in model.tensors:
             self.tensor(tensor)
         return self.finish(model)
 
-    def legacy_inputs(self, model: ast.Model) -> None:
+    def legacy_inputs(self, model: syntax.Model) -> None:
         assert model.inputs is not None
         defs = {t.name: t for t in model.tensors}
         parts = []
@@ -144,7 +144,7 @@ class _Analysis(Scope):
             model.inputs.span,
         )
 
-    def check_name(self, name: str, span: ast.Span) -> bool:
+    def check_name(self, name: str, span: syntax.Span) -> bool:
         ok = True
         if name in self.symbols or name == "t":
             self.error(f"{name} is already defined", span)
@@ -154,7 +154,7 @@ class _Analysis(Scope):
             ok = False
         return ok
 
-    def poison(self, tensor: ast.Tensor) -> None:
+    def poison(self, tensor: syntax.Tensor) -> None:
         shape: tuple[int, ...] = ()
         empty = np.empty(shape, dtype=object)
         sym = Symbol(tensor.name, empty, Layout.dense(shape), tensor.span, poisoned=True)
@@ -165,7 +165,7 @@ class _Analysis(Scope):
             if e.label is not None:
                 self.symbols.setdefault(e.label, Symbol(e.label, empty, sym.layout, e.span, True))
 
-    def tensor(self, t: ast.Tensor) -> None:
+    def tensor(self, t: syntax.Tensor) -> None:
         rank = len(t.indices)
         if not self.check_name(t.name, t.span):
             if t.name not in self.symbols:
@@ -210,7 +210,7 @@ class _Analysis(Scope):
         self.define(t, blocks, nodes, layout)
 
     # ------------------------------------------------------------------ elements
-    def element(self, t: ast.Tensor, e: ast.Element, start: list[int]) -> _Block:
+    def element(self, t: syntax.Tensor, e: syntax.Element, start: list[int]) -> _Block:
         rank = len(t.indices)
         ranges = e.indices
         if ranges is not None and len(ranges) != rank:
@@ -258,7 +258,7 @@ class _Analysis(Scope):
         return _Block(tuple(r.first for r in ranges), shape, False, value)
 
     def diagonal_block(
-        self, e: ast.Element, ranges: tuple[ast.Range, ...], value: Value
+        self, e: syntax.Element, ranges: tuple[syntax.Range, ...], value: Value
     ) -> _Block:
         if any(r.sep != ".." for r in ranges):
             self.error("can only use range separator if all indices are ranges", e.span)
@@ -285,7 +285,7 @@ class _Analysis(Scope):
             raise Abort()
         return _Block(tuple(r.first for r in ranges), shape, True, value)
 
-    def lower_element(self, t: ast.Tensor, expr: ast.Expr, span: ast.Span) -> Value:
+    def lower_element(self, t: syntax.Tensor, expr: syntax.Expr, span: syntax.Span) -> Value:
         letters: list[str] = []
         letters_of(expr, letters)
         extra = [c for c in letters if c not in t.indices]
@@ -315,9 +315,9 @@ class _Analysis(Scope):
             value = Value(summed, value.layout.contract_last())
         return value
 
-    def check_names(self, expr: ast.Expr) -> None:
+    def check_names(self, expr: syntax.Expr) -> None:
         """Report the first unknown name in ``expr`` (before any shape error)."""
-        if isinstance(expr, ast.Name):
+        if isinstance(expr, syntax.Name):
             if expr.name not in ("t", "N") or expr.name in self.symbols:
                 sym = self.symbols.get(expr.name)
                 if sym is None:
@@ -326,7 +326,7 @@ class _Analysis(Scope):
                 if sym.poisoned:
                     raise Abort()
             return
-        if isinstance(expr, ast.Slice):
+        if isinstance(expr, syntax.Slice):
             self.check_names(expr.target)
             return
         for child in ("left", "right", "operand"):
@@ -336,9 +336,9 @@ class _Analysis(Scope):
         for a in getattr(expr, "args", ()):
             self.check_names(a)
 
-    def letter_extent(self, expr: ast.Expr, letter: str) -> int:
+    def letter_extent(self, expr: syntax.Expr, letter: str) -> int:
         """Best-effort extent of ``letter`` in ``expr`` (for an error message only)."""
-        if isinstance(expr, ast.Name) and letter in expr.indices:
+        if isinstance(expr, syntax.Name) and letter in expr.indices:
             sym = self.symbols.get(expr.name)
             if sym is not None and not sym.poisoned:
                 k = expr.indices.index(letter)
@@ -355,7 +355,7 @@ class _Analysis(Scope):
                 return n
         return 1
 
-    def read_element(self, t: ast.Tensor, e: ast.Element) -> _Block:
+    def read_element(self, t: syntax.Tensor, e: syntax.Element) -> _Block:
         from diffid_plugins.diffsl._frostt import load_frostt
 
         ranges = e.indices
@@ -381,7 +381,7 @@ class _Analysis(Scope):
         return _Block(tuple(r.first for r in ranges), shape, False, value)
 
     # ------------------------------------------------------------------ assembling a tensor
-    def assemble(self, t: ast.Tensor, blocks: list[_Block]) -> tuple[ObjArray, Layout]:
+    def assemble(self, t: syntax.Tensor, blocks: list[_Block]) -> tuple[ObjArray, Layout]:
         rank = len(t.indices)
         if rank == 0:
             v = blocks[0].value
@@ -419,7 +419,7 @@ class _Analysis(Scope):
         return nodes, self.layout_of(t, blocks, shape, mask)
 
     def layout_of(
-        self, t: ast.Tensor, blocks: list[_Block], shape: tuple[int, ...], mask: Any
+        self, t: syntax.Tensor, blocks: list[_Block], shape: tuple[int, ...], mask: Any
     ) -> Layout:
         offset = 0
         contiguous = True
@@ -458,7 +458,9 @@ class _Analysis(Scope):
         return Layout.from_mask(mask)
 
     # ------------------------------------------------------------------ defining symbols
-    def define(self, t: ast.Tensor, blocks: list[_Block], nodes: ObjArray, layout: Layout) -> None:
+    def define(
+        self, t: syntax.Tensor, blocks: list[_Block], nodes: ObjArray, layout: Layout
+    ) -> None:
         name = t.name
         visible = nodes
         if name in ("u", "dudt", "in"):
@@ -498,7 +500,7 @@ class _Analysis(Scope):
         if name == "in":
             self.input_names = self.names_of_inputs(t, blocks, nodes.size)
 
-    def check_special_values(self, t: ast.Tensor, nodes: ObjArray) -> bool:
+    def check_special_values(self, t: syntax.Tensor, nodes: ObjArray) -> bool:
         deps = 0
         for n in nodes.flat:
             deps |= self.g.nodes[int(n)].deps
@@ -524,7 +526,7 @@ class _Analysis(Scope):
         return True
 
     @staticmethod
-    def names_of_inputs(t: ast.Tensor, blocks: list[_Block], n: int) -> list[str]:
+    def names_of_inputs(t: syntax.Tensor, blocks: list[_Block], n: int) -> list[str]:
         names = [f"in[{k}]" for k in range(n)]
         for b, e in zip(blocks, t.elements, strict=True):
             if e.label is None:
@@ -536,7 +538,7 @@ class _Analysis(Scope):
         return names
 
     # ------------------------------------------------------------------ final checks
-    def finish(self, model: ast.Model) -> LoweredModel | None:
+    def finish(self, model: syntax.Model) -> LoweredModel | None:
         first_span = model.tensors[0].span if model.tensors else None
         sp = self.specials
         for name in ("u", "F"):
@@ -616,7 +618,7 @@ class _Analysis(Scope):
 
 
 def analyse(
-    text: str, model: ast.Model, read_dir: Path | None = None
+    text: str, model: syntax.Model, read_dir: Path | None = None
 ) -> tuple[LoweredModel | None, list[Diagnostic]]:
     """Analyse a parsed model; returns the lowered model (or ``None``) and all diagnostics."""
     a = _Analysis(text, read_dir)

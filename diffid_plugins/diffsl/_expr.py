@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from diffid_plugins.diffsl import ast
+from diffid_plugins.diffsl import _syntax as syntax
 from diffid_plugins.diffsl._ir import DEP_DUDT, DEP_N, DEP_P, DEP_T, DEP_U, Graph, eval_int
 from diffid_plugins.diffsl._layout import Layout
 from diffid_plugins.diffsl._ops import BUILTINS
@@ -38,7 +38,7 @@ class Symbol:
     name: str
     nodes: ObjArray
     layout: Layout
-    span: ast.Span
+    span: syntax.Span
     poisoned: bool = False
 
     @property
@@ -64,7 +64,7 @@ class Scope:
 
     symbols: dict[str, Symbol]
 
-    def error(self, message: str, span: ast.Span | None) -> None:  # pragma: no cover
+    def error(self, message: str, span: syntax.Span | None) -> None:  # pragma: no cover
         raise NotImplementedError
 
     def source_of(self, node: Any) -> str:  # pragma: no cover
@@ -84,21 +84,21 @@ def trim(shape: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(s)
 
 
-def letters_of(expr: ast.Expr, out: list[str]) -> None:
+def letters_of(expr: syntax.Expr, out: list[str]) -> None:
     """Collect index letters in order of first appearance (section 4.5, rule 1)."""
-    if isinstance(expr, ast.Name):
+    if isinstance(expr, syntax.Name):
         for c in expr.indices:
             if c not in out:
                 out.append(c)
-    elif isinstance(expr, ast.Slice):
+    elif isinstance(expr, syntax.Slice):
         if expr.last is not None:
             letters_of(expr.target, out)
-    elif isinstance(expr, ast.UnaryOp):
+    elif isinstance(expr, syntax.UnaryOp):
         letters_of(expr.operand, out)
-    elif isinstance(expr, ast.BinOp):
+    elif isinstance(expr, syntax.BinOp):
         letters_of(expr.left, out)
         letters_of(expr.right, out)
-    elif isinstance(expr, ast.Call):
+    elif isinstance(expr, syntax.Call):
         args = expr.args[2:] if expr.func == "interp1d" else expr.args
         for a in args:
             letters_of(a, out)
@@ -110,13 +110,13 @@ MAX_ELEMENTS = 1_000_000
 MAX_INDEX_LITERAL = 2**31 - 1
 
 
-def int_expr(e: ast.IntExpr) -> tuple:
+def int_expr(e: syntax.IntExpr) -> tuple:
     """Convert an index-expression AST to the graph's tuple form."""
-    if isinstance(e, ast.IntLiteral):
+    if isinstance(e, syntax.IntLiteral):
         return ("lit", e.value)
-    if isinstance(e, ast.ModelIndex):
+    if isinstance(e, syntax.ModelIndex):
         return ("N",)
-    if isinstance(e, ast.IntUnaryOp):
+    if isinstance(e, syntax.IntUnaryOp):
         inner = int_expr(e.operand)
         return ("neg", inner) if e.op == "-" else inner
     return (e.op, int_expr(e.left), int_expr(e.right))
@@ -143,7 +143,7 @@ class ExprLowering:
         self.rank = len(space)
 
     # ---------------------------------------------------------------- helpers
-    def fail(self, message: str, span: ast.Span | None) -> Abort:
+    def fail(self, message: str, span: syntax.Span | None) -> Abort:
         self.scope.error(message, span)
         return Abort()
 
@@ -171,26 +171,26 @@ class ExprLowering:
         return tuple(result)
 
     # ---------------------------------------------------------------- dispatch
-    def lower(self, expr: ast.Expr) -> Value:
-        if isinstance(expr, ast.Number):
+    def lower(self, expr: syntax.Expr) -> Value:
+        if isinstance(expr, syntax.Number):
             return self.scalar(self.g.const(expr.value), literal_zero=expr.value == 0.0)
-        if isinstance(expr, ast.Name):
+        if isinstance(expr, syntax.Name):
             return self.reference(expr)
-        if isinstance(expr, ast.Slice):
+        if isinstance(expr, syntax.Slice):
             return self.slice(expr)
-        if isinstance(expr, ast.UnaryOp):
+        if isinstance(expr, syntax.UnaryOp):
             v = self.lower(expr.operand)
             if expr.op == "+":
                 return Value(v.nodes, v.layout)
             return Value(self.elementwise(lambda a: self.g.op("neg", a), v.nodes), v.layout)
-        if isinstance(expr, ast.BinOp):
+        if isinstance(expr, syntax.BinOp):
             return self.binop(expr)
-        if isinstance(expr, ast.Call):
+        if isinstance(expr, syntax.Call):
             return self.call(expr)
         raise self.fail(f"unsupported expression {type(expr).__name__}", None)
 
     # ---------------------------------------------------------------- references
-    def lookup(self, name: str, span: ast.Span) -> Symbol:
+    def lookup(self, name: str, span: syntax.Span) -> Symbol:
         sym = self.scope.symbols.get(name)
         if sym is None:
             raise self.fail(f"cannot find variable {name}", span)
@@ -198,7 +198,7 @@ class ExprLowering:
             raise Abort()
         return sym
 
-    def reference(self, ref: ast.Name) -> Value:
+    def reference(self, ref: syntax.Name) -> Value:
         if ref.name in ("t", "N") and ref.name not in self.scope.symbols:
             if ref.indices:
                 raise self.fail("too many permutation indices", ref.span)
@@ -224,7 +224,7 @@ class ExprLowering:
         mask: NDArray[np.bool_],
         kind: str,
         letters: tuple[str, ...],
-        span: ast.Span,
+        span: syntax.Span,
     ) -> Value:
         """Place the axes of ``nodes`` at the positions of their letters in the space."""
         out_shape = [1] * self.rank
@@ -248,7 +248,7 @@ class ExprLowering:
             layout = Layout(kind, out_mask)
         return Value(out, layout)
 
-    def slice(self, expr: ast.Slice) -> Value:
+    def slice(self, expr: syntax.Slice) -> Value:
         target = expr.target
         sym = self.lookup(target.name, target.span)
         if len(sym.shape) != 1 or not sym.layout.is_dense:
@@ -291,7 +291,7 @@ class ExprLowering:
         a, b = eval_int(first, nv), eval_int(last, nv)
         return None if a is None or b is None else b - a
 
-    def pick(self, index: tuple, table: tuple[int, ...], name: str, span: ast.Span) -> int:
+    def pick(self, index: tuple, table: tuple[int, ...], name: str, span: syntax.Span) -> int:
         from diffid_plugins.diffsl._ir import int_max_literal, int_uses_n
 
         if int_uses_n(index):
@@ -312,7 +312,7 @@ class ExprLowering:
         return table[k]
 
     # ---------------------------------------------------------------- operators and calls
-    def binop(self, expr: ast.BinOp) -> Value:
+    def binop(self, expr: syntax.BinOp) -> Value:
         a, b = self.lower(expr.left), self.lower(expr.right)
         shape = self.broadcast_shape([a.shape, b.shape])
         if shape is None:
@@ -347,7 +347,7 @@ class ExprLowering:
             nodes[~np.broadcast_to(layout.mask, shape)] = self.g.zero
         return Value(nodes, layout)
 
-    def call(self, expr: ast.Call) -> Value:
+    def call(self, expr: syntax.Call) -> Value:
         if expr.func == "interp1d":
             return self.interp1d(expr)
         arity = BUILTINS.get(expr.func)
@@ -367,7 +367,7 @@ class ExprLowering:
         nodes = self.elementwise(lambda *xs: self.g.op(expr.func, *xs), *(a.nodes for a in args))
         return Value(nodes, Layout.dense(shape))
 
-    def interp1d(self, expr: ast.Call) -> Value:
+    def interp1d(self, expr: syntax.Call) -> Value:
         if len(expr.args) != 3:
             raise self.fail(
                 f"interp1d requires 3 arguments (x_i, y_i, q), got {len(expr.args)}", expr.span

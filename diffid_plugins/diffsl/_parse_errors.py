@@ -13,7 +13,7 @@ from lark import Lark
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from diffid_plugins.diffsl._source import LineIndex, render_context
-from diffid_plugins.diffsl.ast import Span
+from diffid_plugins.diffsl._syntax import Span
 from diffid_plugins.errors import Diagnostic, DiffSLError
 
 __all__ = ["INDEX_HINT", "ParseProblem", "error", "from_lark", "short"]

@@ -1,4 +1,4 @@
-"""DiffSL text -> :class:`~diffid_plugins.diffsl.ast.Model` (the parse stage).
+"""DiffSL text -> :class:`~diffid_plugins.diffsl._syntax.Model` (the parse stage).
 
 The grammar (``_grammar.lark``) mirrors the reference pest grammar; lark's LALR(1) parser
 with its basic (context-free) lexer runs it, and the callbacks below build the frozen AST
@@ -36,7 +36,7 @@ from lark.exceptions import UnexpectedInput
 from lark.lark import PostLex
 
 from diffid_plugins.diffsl._parse_errors import INDEX_HINT, ParseProblem, error, from_lark, short
-from diffid_plugins.diffsl.ast import (
+from diffid_plugins.diffsl._syntax import (
     BinOp,
     Call,
     Element,
@@ -311,7 +311,7 @@ def _parser() -> Lark:
 
 
 def parse(text: str) -> Model:
-    """Parse DiffSL source text into a :class:`~diffid_plugins.diffsl.ast.Model`.
+    """Parse DiffSL source text into a :class:`~diffid_plugins.diffsl._syntax.Model`.
 
     Parameters
     ----------
@@ -322,7 +322,7 @@ def parse(text: str) -> Model:
     Returns
     -------
     Model
-        Frozen AST; every node carries a :class:`~diffid_plugins.diffsl.ast.Span`.
+        Frozen AST; every node carries a :class:`~diffid_plugins.diffsl._syntax.Span`.
 
     Raises
     ------

@@ -6,7 +6,7 @@ Where the expectations come from:
   the verified examples in its "Consequences" list), cited per test as "ref 2" / "ref 3.n";
 * the shared corpus (``../shared/diffsl_corpus``: ``models.json``, ``micro_tests.json``,
   ``invalid.json`` with the reference implementation's stage for each invalid model);
-* the AST contract of ``diffid_plugins/diffsl/ast.py`` (``parse(str(model)) == model``);
+* the AST contract of ``diffid_plugins/diffsl/syntax.py`` (``parse(str(model)) == model``);
 * the robustness contract of ``parse``: any ``str`` gives a Model or a DiffSLError.
 
 Inline models below keep the language covered when the shared corpus is absent.
@@ -30,7 +30,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lark import Lark
 
-from diffid_plugins.diffsl import ast
+from diffid_plugins.diffsl import _syntax as syntax
 from diffid_plugins.diffsl._parser import MAX_DEPTH, parse
 from diffid_plugins.diffsl._source import LineIndex, line_col, render_context
 from diffid_plugins.errors import DiffSLError
@@ -101,13 +101,13 @@ INLINE = {
 }
 
 
-def _eval(e: ast.Expr) -> float:
+def _eval(e: syntax.Expr) -> float:
     """Tiny evaluator for number-only expression trees (used for ref 3.1 values)."""
-    if isinstance(e, ast.Number):
+    if isinstance(e, syntax.Number):
         return e.value
-    if isinstance(e, ast.UnaryOp):
+    if isinstance(e, syntax.UnaryOp):
         return -_eval(e.operand) if e.op == "-" else _eval(e.operand)
-    if isinstance(e, ast.BinOp):
+    if isinstance(e, syntax.BinOp):
         a, b = _eval(e.left), _eval(e.right)
         return {"+": a + b, "-": a - b, "*": a * b, "/": a / b}[e.op]
     raise TypeError(e)
@@ -157,7 +157,7 @@ def test_corpus_invalid_compile_stage_parses(row: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("name", sorted(INLINE))
 def test_inline_models_round_trip(name: str) -> None:
-    """The inline models (syntax of ref 1-4) parse; ast.py contract: they print and re-parse."""
+    """The inline models (syntax of ref 1-4) parse; syntax.py contract: they print and re-parse."""
     model = parse(INLINE[name])
     assert parse(str(model)) == model
 
@@ -170,7 +170,7 @@ def test_precedence_ref_3_1() -> None:
     model = parse("r_i { 2 + 3 * 4, (2 + 3) * 4, 2 - 3 - 4, 2 / 4 / 2, -2 * 3, 8 / -2 }")
     exprs = [e.expr for e in model.tensors[0].elements]
     assert [_eval(e) for e in exprs if e is not None] == [14, 20, -5, 0.25, -6, -4]
-    n, B, U = ast.Number, ast.BinOp, ast.UnaryOp
+    n, B, U = syntax.Number, syntax.BinOp, syntax.UnaryOp
     assert exprs == [
         B("+", n(2), B("*", n(3), n(4))),
         B("*", B("+", n(2), n(3)), n(4)),
@@ -183,42 +183,46 @@ def test_precedence_ref_3_1() -> None:
 
 def test_sign_binds_to_one_primary() -> None:
     """ref 3.1: `-x * y` = (-x)*y, `1 - -x` valid, `+x` identity node."""
-    x, y = ast.Name("x"), ast.Name("y")
+    x, y = syntax.Name("x"), syntax.Name("y")
     exprs = [e.expr for e in parse("r { -x * y, 1 - -x, +x }").tensors[0].elements]
-    assert exprs[0] == ast.BinOp("*", ast.UnaryOp("-", x), y)
-    assert exprs[1] == ast.BinOp("-", ast.Number(1.0), ast.UnaryOp("-", x))
-    assert exprs[2] == ast.UnaryOp("+", x)
+    assert exprs[0] == syntax.BinOp("*", syntax.UnaryOp("-", x), y)
+    assert exprs[1] == syntax.BinOp("-", syntax.Number(1.0), syntax.UnaryOp("-", x))
+    assert exprs[2] == syntax.UnaryOp("+", x)
 
 
 def test_names_calls_slices_numbers() -> None:
     """ref 2 (names, numbers) and ref 3.2-3.7 (calls before names, `N`, slices)."""
     (r,) = parse("r { sin(x), sin, A_ijk, N, a_i[N % 2], b[1:3], c_j[0..2], 1., 1.e3 }").tensors
     e = [el.expr for el in r.elements]
-    assert e[0] == ast.Call("sin", (ast.Name("x"),))
-    assert e[1] == ast.Name("sin")
-    assert e[2] == ast.Name("A", ("i", "j", "k"))
-    assert e[3] == ast.Name("N")  # ref 3.7: a plain name outside [...]
-    m = ast.ModelIndex()
-    assert e[4] == ast.Slice(ast.Name("a", ("i",)), ast.IntBinOp("%", m, ast.IntLiteral(2)))
-    assert e[5] == ast.Slice(ast.Name("b"), ast.IntLiteral(1), ast.IntLiteral(3), ":")
-    assert e[6] == ast.Slice(ast.Name("c", ("j",)), ast.IntLiteral(0), ast.IntLiteral(2), "..")
-    assert e[7] == ast.Number(1.0) and e[8] == ast.Number(1000.0)
-    assert all(type(x.value) is float for x in (e[7], e[8]) if isinstance(x, ast.Number))
+    assert e[0] == syntax.Call("sin", (syntax.Name("x"),))
+    assert e[1] == syntax.Name("sin")
+    assert e[2] == syntax.Name("A", ("i", "j", "k"))
+    assert e[3] == syntax.Name("N")  # ref 3.7: a plain name outside [...]
+    m = syntax.ModelIndex()
+    assert e[4] == syntax.Slice(
+        syntax.Name("a", ("i",)), syntax.IntBinOp("%", m, syntax.IntLiteral(2))
+    )
+    assert e[5] == syntax.Slice(syntax.Name("b"), syntax.IntLiteral(1), syntax.IntLiteral(3), ":")
+    assert e[6] == syntax.Slice(
+        syntax.Name("c", ("j",)), syntax.IntLiteral(0), syntax.IntLiteral(2), ".."
+    )
+    assert e[7] == syntax.Number(1.0) and e[8] == syntax.Number(1000.0)
+    assert all(type(x.value) is float for x in (e[7], e[8]) if isinstance(x, syntax.Number))
 
 
 def test_index_expression_tree() -> None:
     """ref 4.6: `amp_i[((N + 4 / 2) * 3 - 1) % 2]` and `A_i[N:N+2]` index expressions."""
     text = "r { amp_i[((N + 4 / 2) * 3 - 1) % 2], A_i[N:N+2], a_i[-(1)], a_i[(1):3] }"
     (r,) = parse(text).tensors
-    lit, B = ast.IntLiteral, ast.IntBinOp
+    lit, B = syntax.IntLiteral, syntax.IntBinOp
     first = [el.expr for el in r.elements]
-    inner = B("-", B("*", B("+", ast.ModelIndex(), B("/", lit(4), lit(2))), lit(3)), lit(1))
-    assert first[0] == ast.Slice(ast.Name("amp", ("i",)), B("%", inner, lit(2)))
-    assert first[1] == ast.Slice(
-        ast.Name("A", ("i",)), ast.ModelIndex(), B("+", ast.ModelIndex(), lit(2)), ":"
+    inner = B("-", B("*", B("+", syntax.ModelIndex(), B("/", lit(4), lit(2))), lit(3)), lit(1))
+    assert first[0] == syntax.Slice(syntax.Name("amp", ("i",)), B("%", inner, lit(2)))
+    assert first[1] == syntax.Slice(
+        syntax.Name("A", ("i",)), syntax.ModelIndex(), B("+", syntax.ModelIndex(), lit(2)), ":"
     )
-    assert first[2] == ast.Slice(ast.Name("a", ("i",)), ast.IntUnaryOp("-", lit(1)))
-    assert first[3] == ast.Slice(ast.Name("a", ("i",)), lit(1), lit(3), ":")
+    assert first[2] == syntax.Slice(syntax.Name("a", ("i",)), syntax.IntUnaryOp("-", lit(1)))
+    assert first[3] == syntax.Slice(syntax.Name("a", ("i",)), lit(1), lit(3), ":")
 
 
 def test_elements_labels_index_specs_read() -> None:
@@ -227,19 +231,23 @@ def test_elements_labels_index_specs_read() -> None:
     (t,) = parse(text).tensors
     assert (t.name, t.indices) == ("A", ("i", "j"))
     a, b, c, d = t.elements
-    assert a.indices == (ast.Range(0, 2, ":"), ast.Range(1, 3, "..")) and a.label == "x"
-    assert b.indices is None and b.expr == ast.BinOp("*", ast.Number(2.0), ast.Number(3.0))
-    assert c.indices == (ast.Range(2),) and c.expr == ast.Number(4.0)
-    assert d.expr is None and d.read_path == "c.tns" and d.indices == (ast.Range(0, 1, ":"),) * 2
+    assert a.indices == (syntax.Range(0, 2, ":"), syntax.Range(1, 3, "..")) and a.label == "x"
+    assert b.indices is None and b.expr == syntax.BinOp(
+        "*", syntax.Number(2.0), syntax.Number(3.0)
+    )
+    assert c.indices == (syntax.Range(2),) and c.expr == syntax.Number(4.0)
+    assert (
+        d.expr is None and d.read_path == "c.tns" and d.indices == (syntax.Range(0, 1, ":"),) * 2
+    )
 
 
 def test_legacy_input_list_and_keywords_as_names() -> None:
     """ref 1 (G1 `in = [a, b]`, trailing comma), ref 3.6; `in` and `N` stay usable names."""
     model = parse("in = [a, b,] in { N = 1 } N_i { in, N(in) }")
-    assert model.inputs == ast.InputList(("a", "b"))
+    assert model.inputs == syntax.InputList(("a", "b"))
     assert [t.name for t in model.tensors] == ["in", "N"]
     assert model.tensors[0].elements[0].label == "N"
-    assert parse("in = []").inputs == ast.InputList(())
+    assert parse("in = []").inputs == syntax.InputList(())
 
 
 def test_pest_list_quirks() -> None:
@@ -250,8 +258,8 @@ def test_pest_list_quirks() -> None:
 
 def test_empty_and_comment_only_models() -> None:
     """ref 3 `model = inputs? tensor*`: zero tensors parse (the analysis reports them)."""
-    assert parse("") == ast.Model(())
-    assert parse("  // nothing\n/* at all */\r\n") == ast.Model(())
+    assert parse("") == syntax.Model(())
+    assert parse("  // nothing\n/* at all */\r\n") == syntax.Model(())
 
 
 # --------------------------------------------------------------------------------- spans
@@ -261,17 +269,17 @@ def test_spans() -> None:
     """Line/column are 1-based, offsets 0-based; a parent spans its operands' parentheses."""
     text = "u { x = 1 }\nF_i {\n\t-x * (y + 2), pow(x, 2) }"
     u, f = parse(text).tensors
-    assert u.span == ast.Span(1, 1, 0, 11)
-    assert u.elements[0].label_span == ast.Span(1, 5, 4, 5)
+    assert u.span == syntax.Span(1, 1, 0, 11)
+    assert u.elements[0].label_span == syntax.Span(1, 5, 4, 5)
     assert f.span.line == 2 and f.span.column == 1 and text[f.span.start : f.span.end][-1] == "}"
     prod = f.elements[0].expr
-    assert isinstance(prod, ast.BinOp) and isinstance(prod.left, ast.UnaryOp)
+    assert isinstance(prod, syntax.BinOp) and isinstance(prod.left, syntax.UnaryOp)
     assert (prod.span.line, prod.span.column) == (3, 2)  # a tab is one column
     assert text[prod.span.start : prod.span.end] == "-x * (y + 2)"
     assert text[prod.right.span.start : prod.right.span.end] == "y + 2"
     assert (prod.left.operand.span.line, prod.left.operand.span.column) == (3, 3)
     call = f.elements[1].expr
-    assert isinstance(call, ast.Call) and text[call.span.start : call.span.end] == "pow(x, 2)"
+    assert isinstance(call, syntax.Call) and text[call.span.start : call.span.end] == "pow(x, 2)"
 
 
 def _nodes(node: Any) -> list[Any]:
@@ -296,13 +304,13 @@ def test_every_span_matches_its_text(text: str) -> None:
         assert (span.line, span.column) == index.line_col(span.start)
         assert 0 <= span.start < span.end <= len(text)
         piece = text[span.start : span.end]
-        if isinstance(node, ast.Name | ast.IntLiteral | ast.ModelIndex):
+        if isinstance(node, syntax.Name | syntax.IntLiteral | syntax.ModelIndex):
             assert piece == str(node)
-        elif isinstance(node, ast.Number):
+        elif isinstance(node, syntax.Number):
             assert float(piece) == node.value
-        elif isinstance(node, ast.Tensor):
+        elif isinstance(node, syntax.Tensor):
             assert piece.endswith("}")
-        elif isinstance(node, ast.Element) and node.label is not None:
+        elif isinstance(node, syntax.Element) and node.label is not None:
             assert text[node.label_span.start : node.label_span.end] == node.label
 
 
@@ -428,7 +436,7 @@ def test_large_inputs_parse() -> None:
     assert len(parse(big).tensors) == 2
     path = "p" * 1_000_000
     assert parse(f"C_ij {{ (0:1, 0:1): read('{path}') }}").tensors[0].elements[0].read_path == path
-    assert parse("u { " + "1" * 1_000_000 + " }").tensors[0].elements[0].expr == ast.Number(
+    assert parse("u { " + "1" * 1_000_000 + " }").tensors[0].elements[0].expr == syntax.Number(
         math.inf
     )
 
@@ -521,55 +529,55 @@ _LETTERS = st.text(string.ascii_letters, min_size=1, max_size=3).map(tuple)
 _NUM = st.floats(min_value=0.0, allow_nan=False).filter(lambda v: math.copysign(1, v) > 0)
 
 
-_INT_EXPR: st.SearchStrategy[ast.IntExpr] = st.recursive(
-    st.one_of(st.integers(0, 10**6).map(ast.IntLiteral), st.just(ast.ModelIndex())),
+_INT_EXPR: st.SearchStrategy[syntax.IntExpr] = st.recursive(
+    st.one_of(st.integers(0, 10**6).map(syntax.IntLiteral), st.just(syntax.ModelIndex())),
     lambda c: st.one_of(
-        st.builds(ast.IntUnaryOp, st.sampled_from("+-"), c),
-        st.builds(ast.IntBinOp, st.sampled_from("+-*/%"), c, c),
+        st.builds(syntax.IntUnaryOp, st.sampled_from("+-"), c),
+        st.builds(syntax.IntBinOp, st.sampled_from("+-*/%"), c, c),
     ),
     max_leaves=6,
 )
-_REF = st.builds(ast.Name, _NAME, st.one_of(st.just(()), _LETTERS))
+_REF = st.builds(syntax.Name, _NAME, st.one_of(st.just(()), _LETTERS))
 _SLICE = st.one_of(
-    st.builds(ast.Slice, _REF, _INT_EXPR),
-    st.builds(ast.Slice, _REF, _INT_EXPR, _INT_EXPR, st.sampled_from([":", ".."])),
+    st.builds(syntax.Slice, _REF, _INT_EXPR),
+    st.builds(syntax.Slice, _REF, _INT_EXPR, _INT_EXPR, st.sampled_from([":", ".."])),
 )
-_EXPR: st.SearchStrategy[ast.Expr] = st.recursive(
-    st.one_of(_NUM.map(ast.Number), _REF, _SLICE),
+_EXPR: st.SearchStrategy[syntax.Expr] = st.recursive(
+    st.one_of(_NUM.map(syntax.Number), _REF, _SLICE),
     lambda c: st.one_of(
-        st.builds(ast.UnaryOp, st.sampled_from("+-"), c),
-        st.builds(ast.BinOp, st.sampled_from("+-*/"), c, c),
-        st.builds(ast.Call, _NAME, st.lists(c, min_size=1, max_size=3).map(tuple)),
+        st.builds(syntax.UnaryOp, st.sampled_from("+-"), c),
+        st.builds(syntax.BinOp, st.sampled_from("+-*/"), c, c),
+        st.builds(syntax.Call, _NAME, st.lists(c, min_size=1, max_size=3).map(tuple)),
     ),
     max_leaves=8,
 )
 _RANGE = st.one_of(
-    st.builds(ast.Range, st.integers(0, 99)),
-    st.builds(ast.Range, st.integers(0, 99), st.integers(0, 99), st.sampled_from([":", ".."])),
+    st.builds(syntax.Range, st.integers(0, 99)),
+    st.builds(syntax.Range, st.integers(0, 99), st.integers(0, 99), st.sampled_from([":", ".."])),
 )
 _SPEC = st.one_of(st.none(), st.lists(_RANGE, min_size=1, max_size=3).map(tuple))
 _PATH = st.text(string.printable.replace("'", "").replace("\r", ""), max_size=8)
 _ELEMENT = st.one_of(
-    st.builds(ast.Element, _EXPR, _SPEC, st.one_of(st.none(), _NAME)),
-    st.builds(lambda spec, path: ast.Element(None, spec, read_path=path), _SPEC, _PATH),
+    st.builds(syntax.Element, _EXPR, _SPEC, st.one_of(st.none(), _NAME)),
+    st.builds(lambda spec, path: syntax.Element(None, spec, read_path=path), _SPEC, _PATH),
 )
 _TENSOR = st.builds(
-    ast.Tensor,
+    syntax.Tensor,
     _NAME,
     st.one_of(st.just(()), _LETTERS),
     st.lists(_ELEMENT, max_size=3).map(tuple),
 )
 _MODEL = st.builds(
-    ast.Model,
+    syntax.Model,
     st.lists(_TENSOR, max_size=3).map(tuple),
-    st.one_of(st.none(), st.lists(_NAME, max_size=3).map(lambda n: ast.InputList(tuple(n)))),
+    st.one_of(st.none(), st.lists(_NAME, max_size=3).map(lambda n: syntax.InputList(tuple(n)))),
 )
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_MODEL)
-def test_round_trip_generated_models(model: ast.Model) -> None:
-    """ast.py contract: str() prints DiffSL that parses back to an equal tree."""
+def test_round_trip_generated_models(model: syntax.Model) -> None:
+    """syntax.py contract: str() prints DiffSL that parses back to an equal tree."""
     assert parse(str(model)) == model
 
 
