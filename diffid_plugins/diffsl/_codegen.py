@@ -298,7 +298,10 @@ def generate(lm: LoweredModel, version: str) -> GeneratedModel:
     g = lm.graph
     n = lm.n_states
     n_in = len(lm.default_inputs)
-    outputs = lm.outputs if lm.outputs is not None else [g.var("u", i) for i in range(n)]
+    states = [g.var("u", i) for i in range(n)]
+    outputs = lm.outputs if lm.outputs is not None else states
+    # `out` that is exactly the state vector (absent, or `out_i { x, y }` in state order)
+    outputs_are_states = [int(o) for o in outputs] == [int(u) for u in states]
     jac = _matrix_entries(g, lm.rhs, "u")
     jac_p = _matrix_entries(g, lm.rhs, "p")
     mass: dict[tuple[int, int], int] = {}
@@ -398,6 +401,7 @@ def generate(lm: LoweredModel, version: str) -> GeneratedModel:
         f"MASS_TIME_DEPENDENT = {mass_td}",
         f"RHS_DEPENDS_ON_T = {rhs_td}",
         "SOLVER_HAS_STIFF = True",
+        f"OUTPUTS_ARE_STATES = {outputs_are_states}",
         f"HAS_RESET = {lm.reset is not None}",
         f"ALGEBRAIC = {algebraic!r}",
         f"N_TENSOR_BUFFER = {pos}",

@@ -244,6 +244,7 @@ def bind_model(
         HAS_MASS=mass is not None,
         MASS_TIME_DEPENDENT=bool(mass_time_dependent) and mass is not None,
         HAS_RESET=reset is not None,
+        OUTPUTS_ARE_STATES=out is None,
         RHS_DEPENDS_ON_T=not autonomous,
         SOLVER_HAS_STIFF=bool(stiff),
         ALGEBRAIC=(False,) * n_states,

@@ -26,6 +26,7 @@ __all__ = [
     "N_STATES",
     "N_STOP",
     "N_WORK",
+    "OUTPUTS_ARE_STATES",
     "RHS_DEPENDS_ON_T",
     "SOLVER_HAS_STIFF",
     "jac",
@@ -49,6 +50,7 @@ MASS_TIME_DEPENDENT = False
 HAS_RESET = False
 RHS_DEPENDS_ON_T = True
 SOLVER_HAS_STIFF = True
+OUTPUTS_ARE_STATES = True
 ALGEBRAIC = (False,)
 # Derived by the specialised prelude (``_specialised.py``) from ALGEBRAIC: indices of the
 # algebraic and of the differential states, increasing.

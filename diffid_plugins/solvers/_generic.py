@@ -76,8 +76,18 @@ def _g_DIFFERENTIAL_INDEX(md):  # noqa: N802
     return md[start : start + md[MD_SIZES] - md[MD_N_ALG]]
 
 
-# --- stand-ins for kernels a model does not need (never called by a correct solver) -----------
-@njit("void(float64, float64[::1], float64[::1], float64[::1])", cache=True)
+# --- stand-ins, compiled once per install ---------------------------------------------------
+@njit("void(float64, float64[::1], float64[::1], float64[::1])", cache=True, error_model="numpy")
+def _g_copy_state(t, y, w, o):
+    """``out`` of a model whose outputs are its state vector (``OUTPUTS_ARE_STATES``): the
+    same values as the model's own ``out``, without compiling it."""
+    for i in range(y.shape[0]):
+        o[i] = y[i]
+
+
+# The NaN-writing ones stand for kernels a model does not need (a correct solver never calls
+# them; if one did, the NaN becomes a failure status, never a silent result).
+@njit("void(float64, float64[::1], float64[::1], float64[::1])", cache=True, error_model="numpy")
 def _g_nan_vector(t, y, w, v):
     """Stand-in for ``stop``/``reset`` of models without them: writes NaN (a failure status,
     never silent garbage, if a solver ever called it)."""
@@ -85,7 +95,7 @@ def _g_nan_vector(t, y, w, v):
         v[i] = np.nan
 
 
-@njit("void(float64, float64[::1], float64[:, ::1])", cache=True)
+@njit("void(float64, float64[::1], float64[:, ::1])", cache=True, error_model="numpy")
 def _g_nan_matrix(t, w, M):  # noqa: N803
     """Stand-in for ``mass`` of models without a mass matrix."""
     for i in range(M.shape[0]):
@@ -93,7 +103,11 @@ def _g_nan_matrix(t, w, M):  # noqa: N803
             M[i, j] = np.nan
 
 
-@njit("void(float64, float64[::1], float64[::1], float64[:, ::1])", cache=True)
+@njit(
+    "void(float64, float64[::1], float64[::1], float64[:, ::1])",
+    cache=True,
+    error_model="numpy",
+)
 def _g_nan_jacobian(t, y, w, J):  # noqa: N803
     """Stand-in for ``jac`` of models bound without the stiff method."""
     for i in range(J.shape[0]):

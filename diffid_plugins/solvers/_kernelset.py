@@ -86,8 +86,9 @@ def describe(namespace: types.ModuleType, stand_ins: types.ModuleType) -> NDArra
     """Build the model descriptor ``md`` (``_abi.py``) of a model namespace.
 
     Compiles the kernels the solvers can call for this model (``prepare``, ``u0``, ``rhs``,
-    ``out``, ``jac`` when the stiff method is available, ``mass``, ``stop`` and ``reset`` when
-    the model has them) and points the others at NaN-writing stand-ins of the generic module.
+    ``out`` unless the outputs are the state itself, ``jac`` when the stiff method is
+    available, ``mass``, ``stop`` and ``reset`` when the model has them) and points the others
+    at stand-ins of the generic module (a state copy for ``out``; NaN-writing otherwise).
 
     Parameters
     ----------
@@ -108,13 +109,13 @@ def describe(namespace: types.ModuleType, stand_ins: types.ModuleType) -> NDArra
         "prepare": True,
         "u0": True,
         "rhs": True,
-        "out": True,
+        "out": not ns["OUTPUTS_ARE_STATES"],  # else a copy of the state, compiled once
         "jac": bool(ns["SOLVER_HAS_STIFF"]),
         "mass": bool(ns["HAS_MASS"]),
         "stop": int(ns["N_STOP"]) > 0,
         "reset": bool(ns["HAS_RESET"]),
     }
-    stand_in = {"jac": "_g_nan_jacobian", "mass": "_g_nan_matrix"}
+    stand_in = {"jac": "_g_nan_jacobian", "mass": "_g_nan_matrix", "out": "_g_copy_state"}
     addresses = [
         kernel_address(ns[name], name)
         if needed[name]
