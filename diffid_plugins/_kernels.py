@@ -40,7 +40,7 @@ from diffid_plugins import _codecache
 from diffid_plugins._templates import assemble, generic_source
 from diffid_plugins.diffsl._compile import compile_model_kernels
 from diffid_plugins.diffsl.model import CompiledModel
-from diffid_plugins.errors import DiffidError
+from diffid_plugins.errors import ArgumentError
 from diffid_plugins.problem import BATCH_TEMPLATES
 from diffid_plugins.solvers import SOLVER_TEMPLATES
 from diffid_plugins.solvers import _generic as _generic_prelude
@@ -96,7 +96,7 @@ def _tier_setting(tier: str | None) -> str:
     value = tier if tier is not None else (os.environ.get(TIER_ENV, "").strip() or "auto")
     if value not in _TIER_CHOICES:
         where = "`tier`" if tier is not None else f"the environment variable {TIER_ENV}"
-        raise DiffidError(
+        raise ArgumentError(
             f"{where} must be one of {list(_TIER_CHOICES)}, got {value!r}. Use 'auto' (the "
             f"generic tier at once, the specialised one when its background compile is done)."
         )
@@ -287,16 +287,18 @@ def kernels_for(model: CompiledModel, tier: str | None = None) -> KernelSet:
     if setting == "specialised":
         files = _SpecialisedFiles(model)
         return KernelSet(files.load(), bindings, "specialised")
+    upgrade = None
     if setting == "auto":
-        files = _SpecialisedFiles(model)
-        if files.ready.exists():
-            return KernelSet(files.load(), bindings, "specialised")
+        upgrade = _Upgrade(_SpecialisedFiles(model), model)
+        ready = upgrade() if upgrade.files.ready.exists() else None  # warns if unloadable
+        if ready is not None:
+            return KernelSet(ready[0], bindings, "specialised")
     generic = generic_module()
     md = describe(bindings, generic)
-    upgrade = None
-    if setting == "auto" and background_enabled():
-        upgrade = _Upgrade(files, model)
+    if upgrade is not None and not upgrade.failed and background_enabled():
         upgrade()  # start the background compile now if the slot is free
+    else:
+        upgrade = None
     return KernelSet(generic, bindings, "generic", md=md, upgrade=upgrade)
 
 
@@ -335,8 +337,8 @@ def compile_model(
     DiffSLError
         With every diagnostic (line, column, message, source context) when the model is
         invalid.
-    DiffidError
-        If ``tier`` is not one of the choices.
+    ArgumentError
+        If ``tier`` is not one of the choices (a ``ValueError``).
 
     Examples
     --------
