@@ -56,6 +56,7 @@ __all__ = [
     "module_path",
     "scrub_numba_cache",
     "source_key",
+    "write_atomically",
 ]
 
 CACHE_DIR_ENV = "DIFFID_PLUGINS_CACHE_DIR"
@@ -235,7 +236,7 @@ def _read_bytes(path: Path) -> bytes | None:
         return None
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
+def write_atomically(path: Path, data: bytes) -> None:
     """Make ``path`` hold exactly ``data``, never exposing a partially written file.
 
     The data go to a temporary file in the same directory first. A missing target is created
@@ -370,7 +371,7 @@ def load_source_module(source: str, *, prefix: str = "model") -> types.ModuleTyp
         if module is not None:
             return module
         path = module_path(source, prefix=prefix)
-        _write_atomically(path, source.encode("utf-8"))
+        write_atomically(path, source.encode("utf-8"))
         scrub_numba_cache(path)
         module = _import_generated(name, path, source)
         _MODULES[name] = module

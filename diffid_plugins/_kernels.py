@@ -130,7 +130,7 @@ class _SpecialisedFiles:
         return _codecache.load_source_module(self.source, prefix="spec")
 
     def mark_ready(self) -> None:
-        _atomic_write(self.ready, b"ok\n")
+        _codecache.write_atomically(self.ready, b"ok\n")
 
 
 def background_slot() -> Path:
@@ -186,12 +186,6 @@ def release_slot() -> None:
             slot.unlink()
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 def _start_background(files: _SpecialisedFiles, model: CompiledModel) -> subprocess.Popen | None:
     """Start ``python -m diffid_plugins._warm`` for this model if the background slot is free.
 
@@ -202,7 +196,7 @@ def _start_background(files: _SpecialisedFiles, model: CompiledModel) -> subproc
     if fd is None:
         return None
     try:
-        _atomic_write(files.model_text, model.text.encode("utf-8"))
+        _codecache.write_atomically(files.model_text, model.text.encode("utf-8"))
         env = dict(os.environ, **{BACKGROUND_ENV: "0", TIER_ENV: "specialised"})
         args = [sys.executable, "-m", "diffid_plugins._warm", str(files.model_text)]
         if model.read_dir is not None:

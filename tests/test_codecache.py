@@ -239,7 +239,7 @@ def test_write_race_lost_to_another_process(
         real_link(src, dst)
 
     monkeypatch.setattr(_codecache.os, "link", racing_link)
-    _codecache._write_atomically(target, b"same")
+    _codecache.write_atomically(target, b"same")
     assert target.read_bytes() == b"same"  # equal content kept, other content replaced
     assert [p.name for p in tmp_path.iterdir()] == ["model_x.py"]  # no temporary left
 
@@ -252,7 +252,7 @@ def test_write_without_hard_links_uses_replace(
 
     monkeypatch.setattr(_codecache.os, "link", no_link)
     target = tmp_path / "model_x.py"
-    _codecache._write_atomically(target, b"data")
+    _codecache.write_atomically(target, b"data")
     assert target.read_bytes() == b"data"
     assert [p.name for p in tmp_path.iterdir()] == ["model_x.py"]
 

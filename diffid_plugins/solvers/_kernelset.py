@@ -71,8 +71,10 @@ def kernel_address(dispatcher: Any, name: str) -> int:
     from numba.core import sigutils
 
     args, ret = sigutils.normalize_signature(KERNEL_SIGNATURES[name])
-    dispatcher.compile(args)
-    cres = dispatcher.overloads[tuple(args)]
+    cres = dispatcher.overloads.get(tuple(args))
+    if cres is None:  # not compiled yet in this process (or not loaded from the disk cache)
+        dispatcher.compile(args)
+        cres = dispatcher.overloads[tuple(args)]
     if cres.signature.return_type != ret:
         raise ArgumentTypeError(
             f"model kernel `{name}` returns {cres.signature.return_type}, but the solver ABI "
@@ -117,9 +119,10 @@ def describe(namespace: types.ModuleType, stand_ins: types.ModuleType) -> NDArra
     }
     stand_in = {"jac": "_g_nan_jacobian", "mass": "_g_nan_matrix", "out": "_g_copy_state"}
     addresses = [
-        kernel_address(ns[name], name)
-        if needed[name]
-        else _stand_in_address(getattr(stand_ins, stand_in.get(name, "_g_nan_vector")))
+        kernel_address(
+            ns[name] if needed[name] else getattr(stand_ins, stand_in.get(name, "_g_nan_vector")),
+            name,
+        )  # a stand-in has its kernel's signature (compiled at import: a lookup here)
         for name in KERNELS
     ]
     md = addresses
@@ -132,12 +135,6 @@ def describe(namespace: types.ModuleType, stand_ins: types.ModuleType) -> NDArra
         raise RuntimeError("internal error: model descriptor layout out of step with _abi.py")
     md += [int(a) for a in algebraic] + alg_index + diff_index
     return np.array(md, dtype=np.int64)
-
-
-def _stand_in_address(dispatcher: Any) -> int:
-    """Address of a stand-in compiled with an explicit signature."""
-    cres = dispatcher.overloads[dispatcher.signatures[0]]
-    return int(cres.library.get_pointer_to_function(cres.fndesc.llvm_func_name))
 
 
 class KernelSet:
