@@ -19,7 +19,11 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -442,3 +446,24 @@ def test_tell_checks_call_order_and_shapes() -> None:
         es.tell(X, ["a"] * es.popsize)
     es.tell(X, sphere(X))  # the pending generation survives the failed calls
     assert es.generation == 1
+
+
+def test_import_is_light_and_cmaes_is_lazy() -> None:
+    """Importing ``diffid_plugins.optim`` loads neither ``cmaes`` nor a host library nor the
+    solvers/problem layers (nor numba); building an engine loads ``cmaes`` and still none of
+    the others. (The package root itself imports the DiffSL front end for ``compile_model``,
+    so ``diffsl`` is not checked here; ``tests/test_layers.py`` checks optim's own imports.)"""
+    code = (
+        "import sys\n"
+        "from diffid_plugins.optim import RestartingCMA\n"
+        "print('cmaes' in sys.modules)\n"
+        "RestartingCMA([0.0], [1.0], seed=0).ask()\n"
+        "bad = ('optuna', 'pymoo', 'dask', 'numba', 'diffid_plugins.problem',"
+        " 'diffid_plugins.solvers')\n"
+        "print('cmaes' in sys.modules, [m for m in bad if m in sys.modules])\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    res = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    assert res.stdout.split("\n")[:2] == ["False", "True []"], res.stdout + res.stderr
