@@ -354,7 +354,9 @@ class RestartingCMA:
             self.best_x = Xa[best_i].copy()
         self._run_best = min(self._run_best, gen_best)
         self._trace.best.append(gen_best)
-        self._trace.median.append(float(np.median(key)))
+        ranked = key[order]
+        n = self.popsize
+        self._trace.median.append(float((ranked[(n - 1) // 2] + ranked[n // 2]) / 2.0))
         if len(self._trace.best) > STAGNATION_MAX:
             del self._trace.best[0], self._trace.median[0]
         self.generation += 1
