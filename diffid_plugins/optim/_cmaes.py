@@ -223,7 +223,10 @@ class RestartingCMA:
     def _start_run(self, mean: np.ndarray, sigma: float, popsize: int) -> None:
         import cmaes
 
-        self._cma = cmaes.CMA(mean=mean, sigma=sigma, population_size=popsize, seed=0)
+        # popsize 2 and 3 have one parent (mu_eff = 1), so cmaes' rank-mu rate is 0 and two of
+        # its bounds on the negative weights divide by it (inf, then min() ignores them)
+        with np.errstate(divide="ignore"):
+            self._cma = cmaes.CMA(mean=mean, sigma=sigma, population_size=popsize, seed=0)
         self._cma._funhist_values[:] = 0.0  # np.empty in cmaes; only cmaes' should_stop reads it
         self.popsize = popsize
         self._run_sigma0 = float(sigma)
@@ -509,7 +512,10 @@ class RestartingCMA:
             [fl(v) for v in state["trace"]["best"]], [fl(v) for v in state["trace"]["median"]]
         )
         es._rng = _state.decode_rng(state["rng"])
-        ref = cmaes.CMA(mean=np.full(es.n_dim, 0.5), sigma=0.1, population_size=es.popsize, seed=0)
+        with np.errstate(divide="ignore"):
+            ref = cmaes.CMA(
+                mean=np.full(es.n_dim, 0.5), sigma=0.1, population_size=es.popsize, seed=0
+            )
         es._cma = _state.decode_cma(state["cma"], ref)
         if state["pending"] is None:
             es._pending = es._pending_x = None

@@ -467,3 +467,17 @@ def test_import_is_light_and_cmaes_is_lazy() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
     )
     assert res.stdout.split("\n")[:2] == ["False", "True []"], res.stdout + res.stderr
+
+
+@pytest.mark.parametrize("popsize", [2, 3])
+def test_smallest_populations_work_without_warnings(popsize: int) -> None:
+    """One parent (mu_eff = 1): cmaes' rank-mu rate is 0; the engine still converges on the
+    1-D parabola (x - 1.2)^2 and emits no division warning."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        es = RestartingCMA([-2.0], [3.0], seed=0, popsize=popsize, restarts=None)
+        drive(es, lambda X: (X[:, 0] - 1.2) ** 2)
+        RestartingCMA.from_state(es.state_dict())
+    assert es.best_f < 1e-10
