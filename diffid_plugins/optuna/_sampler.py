@@ -267,6 +267,15 @@ class CmaEsSampler(BaseSampler):
             )
 
     @staticmethod
+    def _check_single(study: Study) -> None:
+        if len(study.directions) != 1:
+            raise ArgumentError(
+                f"`study` has {len(study.directions)} objectives; CmaEsSampler is "
+                "single-objective. Use a multi-objective sampler (optuna.samplers.NSGAIISampler"
+                ") or optimise one objective."
+            )
+
+    @staticmethod
     def _sign(study: Study) -> float:
         return -1.0 if study.direction == StudyDirection.MAXIMIZE else 1.0
 
@@ -286,7 +295,7 @@ class CmaEsSampler(BaseSampler):
         self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
     ) -> dict[str, Any]:
         """The next row of the open generation for the numeric part of ``search_space``."""
-        self._raise_error_if_multi_objective(study)
+        self._check_single(study)
         if not search_space:
             return {}
         numeric = {k: d for k, d in search_space.items() if is_numeric(d)}
@@ -337,7 +346,7 @@ class CmaEsSampler(BaseSampler):
         param_distribution: BaseDistribution,
     ) -> Any:
         """The start point for the first trial, the independent sampler afterwards."""
-        self._raise_error_if_multi_objective(study)
+        self._check_single(study)
         if self._start_trial is None:
             with self._lock:
                 if self._start_trial is None:
