@@ -161,6 +161,11 @@ class _Recorder:
                 dict(zip(self.names, row, strict=True)), self.space, cost, status, a
             )
             ids.append(storage.create_new_trial(study_id, template_trial=template))
+        self.finished(ids, costs)
+
+    def finished(self, ids: list[int], costs: np.ndarray) -> None:
+        """Count recorded trials; run the callbacks on them; advance the bar."""
+        storage = self.study._storage
         self.count += len(ids)
         if self.callbacks:
             for trial_id in ids:
@@ -256,7 +261,13 @@ def optimize(
         )
     recorder = _Recorder(study, space, callback_list, show_progress_bar, n_trials)
     deadline = None if timeout is None else time.perf_counter() + float(timeout)
+    if study._thread_local.in_optimize_loop:
+        raise ArgumentError(
+            "optimize() was called inside study.optimize (nested optimisation); call it "
+            "outside the objective."
+        )
     study._stop_flag = False
+    study._thread_local.in_optimize_loop = True  # callbacks may call study.stop()
     try:
         sampler = study.sampler
         if isinstance(sampler, CmaEsSampler):
@@ -272,6 +283,7 @@ def optimize(
         else:
             _run_foreign(study, problem, space, recorder, n_trials, deadline, n_threads)
     finally:
+        study._thread_local.in_optimize_loop = False
         recorder.close()
     return study
 
@@ -348,7 +360,8 @@ def _run_engine(
         statuses = np.asarray(statuses, dtype=np.int64)
         if start is not None:
             _finish_start(study, start_id, space, X[0], costs[0], statuses[0], island)
-            recorder.count += 1
+            assert start_id is not None
+            recorder.finished([start_id], costs[:1])
             X, costs, statuses = X[1:], costs[1:], statuses[1:]
             start = None
         recorder.record(X, costs, statuses, attrs)

@@ -162,7 +162,11 @@ def test_state_round_trip_through_journal_storage(tmp_path: Path) -> None:
     study = optuna.load_study(
         study_name="s", storage=JournalStorage(JournalFileBackend(str(tmp_path / "split.log")))
     )
-    states = {k: v for k, v in study._storage.get_study_system_attrs(study._study_id).items() if k.startswith("diffid_cma:0:")}
+    states = {
+        k: v
+        for k, v in study._storage.get_study_system_attrs(study._study_id).items()
+        if k.startswith("diffid_cma:0:")
+    }
     assert len(states) == 1
     assert next(iter(states.values()))["names"] == ["x", "y"]
     assert [t.system_attrs["diffid_cma"]["generation"] for t in study.trials[first:]] == [
