@@ -8,7 +8,8 @@ against the layer order. A lower layer never imports a higher one:
 * the solvers (``solvers``) never import ``problem`` or ``diffsl``;
 * the algorithms (``parallel``, and ``optim``/``nested`` when they exist) never import the
   ODE stack (``diffsl``, ``solvers``, ``problem``) nor the assembly;
-* nothing imports an adapter (``pymoo``, ``optuna``, ``diffid``) except the adapters.
+* nothing imports an adapter (``pymoo``, ``optuna``, ``diffid``) except the adapters;
+* the pymoo adapter uses the problem layer only (no compiler, solvers or kernel assembly).
 
 Kernel assembly (``_kernels``, ``_warm``) sits above ``diffsl``, ``solvers`` and ``problem``,
 and only the package root, the command line and the adapters import it.
@@ -39,6 +40,9 @@ FORBIDDEN: dict[str, set[str]] = {
     "_templates": _ODE_STACK | _ASSEMBLY | _ADAPTERS | {"parallel", "cli"},
     "examples": _ODE_STACK | _ASSEMBLY | _ADAPTERS | {"parallel", "cli"},
     "_kernels": _ADAPTERS | {"cli"},
+    # adapters sit on the problem layer's protocols; they never reach into the compiler, the
+    # solvers or the kernel assembly, nor import another adapter
+    "pymoo": {"diffsl", "solvers", "cli", "optuna", "diffid"} | _ASSEMBLY,
 }
 
 
