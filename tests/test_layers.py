@@ -11,7 +11,9 @@ against the layer order. A lower layer never imports a higher one:
 * nothing imports an adapter (``pymoo``, ``optuna``, ``diffid``) except the adapters;
 * the algorithms (``parallel``, ``optim``, ``nested``) never import the host libraries the
   adapters wrap (the third-party ``optuna``, ``pymoo``, ``dask``/``distributed``): they work
-  on any batch function, and the adapters sit on top of them.
+  on any batch function, and the adapters sit on top of them;
+* the pymoo and Optuna adapters use the problem layer only (no compiler, solvers or kernel
+  assembly) and not each other.
 
 Kernel assembly (``_kernels``, ``_warm``) sits above ``diffsl``, ``solvers`` and ``problem``,
 and only the package root, the command line and the adapters import it.
@@ -42,8 +44,10 @@ FORBIDDEN: dict[str, set[str]] = {
     "_templates": _ODE_STACK | _ASSEMBLY | _ADAPTERS | {"parallel", "cli"},
     "examples": _ODE_STACK | _ASSEMBLY | _ADAPTERS | {"parallel", "cli"},
     "_kernels": _ADAPTERS | {"cli"},
-    # the Optuna adapter relies on ProblemLike only: no compiler, solvers or assembly
+    # adapters sit on the problem layer's protocols; they never reach into the compiler, the
+    # solvers or the kernel assembly, nor import another adapter
     "optuna": {"diffsl", "solvers", "pymoo", "diffid", "cli"} | _ASSEMBLY,
+    "pymoo": {"diffsl", "solvers", "optuna", "diffid", "cli"} | _ASSEMBLY,
 }
 
 #: Layer -> third-party top-level packages it must not import (at any depth).

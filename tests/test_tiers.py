@@ -128,6 +128,29 @@ def test_batch_costs_are_bit_identical_across_tiers(method: str) -> None:
         assert np.array_equal(value, reference), key
 
 
+def test_per_output_costs_are_bit_identical_across_tiers() -> None:
+    """``batch_outputs_kernel`` (generic: through kernel addresses) equals the specialised
+    one on 1 and 2 threads, a failing row included, and its costs equal ``batch_kernel``'s."""
+    t = np.linspace(0.0, 20.0, 41)
+    sol = solve(compile_model(tutorial_text(), tier="generic"), None, t)
+    data = np.column_stack([t, sol.y])
+    rng = np.random.default_rng(11)
+    X = rng.uniform([0.5, 0.1, 0.01, 0.1], [2.0, 1.0, 0.5, 1.0], size=(32, 4))  # noqa: N806
+    X[3] = [1.1, -0.4, 0.1, 0.4]  # fails (STEP_TOO_SMALL)
+    values = {}
+    for tier in ("generic", "specialised"):
+        problem = Problem(compile_model(tutorial_text(), tier=tier), data)
+        for threads in (1, 2):
+            values[tier, threads] = problem.evaluate_batch_per_output(X, n_threads=threads)
+            assert problem.last_tier == tier
+        total = problem.evaluate_batch(X)
+        assert np.array_equal(values[tier, 1][:, 0] + values[tier, 1][:, 1], total)
+    reference = values["specialised", 1]
+    assert reference.shape == (32, 2) and np.isinf(reference[3]).all()
+    for key, value in values.items():
+        assert np.array_equal(value, reference), key
+
+
 def test_a_new_model_in_a_fresh_process_compiles_only_its_kernels() -> None:
     """After one model warmed the generic tier, a model no cache holds loads the generic
     solver from the disk cache (hits, no misses): only its own kernels are compiled."""

@@ -27,7 +27,7 @@ from diffid_plugins.problem._problem import (
     status_message,
     status_name,
 )
-from diffid_plugins.problem._protocols import ProblemLike
+from diffid_plugins.problem._protocols import PerOutputProblemLike, ProblemLike
 from diffid_plugins.problem._validation import ProblemError
 
 __all__ = [
@@ -40,6 +40,7 @@ __all__ = [
     "DaskBackend",
     "FunctionProblem",
     "GaussianNLL",
+    "PerOutputProblemLike",
     "Problem",
     "ProblemError",
     "ProblemLike",

@@ -27,6 +27,9 @@ term values are ``SSE = w sum_j v_j S_j``, ``RMSE = w sqrt(sum_j v_j S_j / (n_t 
 and ``NLL = w sum_j v_j (n_t/2 ln(2 pi sigma_j^2) + S_j / (2 sigma_j^2))`` (``w`` the term
 weight, ``v_j`` the output weights); the row's cost is the sum of its terms.
 
+``batch_outputs_kernel`` (appended at the end) is ``batch_kernel`` plus each row's cost
+restricted to each output (``Problem.evaluate_batch_per_output``).
+
 Row statuses: the solver's status (0 done, 1 ended by a terminal `stop` exactly covering the
 data, negative: failure) or a problem-level failure code from ``_codes``; every failed row
 costs ``inf``.
@@ -51,7 +54,7 @@ from diffid_plugins.solvers._bindings import N_INPUTS, N_OUTPUTS, N_STATES  # mo
 from diffid_plugins.solvers._driver import solve_kernel  # model-bindings
 from diffid_plugins.solvers._status import N_STATS, STAT_K, STATUS_ROOT
 
-__all__ = ["batch_kernel"]
+__all__ = ["batch_kernel", "batch_outputs_kernel"]
 
 _BT_LOG_2PI = math.log(2.0 * math.pi)
 
@@ -180,3 +183,58 @@ def batch_kernel(X, fixed, solver, cost, n_chunks, costs, statuses):  # noqa: N8
         work = _bt_work(n_t)
         for i in range(lo, hi):
             costs[i], statuses[i] = _bt_row(X[i], fixed, solver, cost, work)
+
+
+# --- per-output costs (``Problem.evaluate_batch_per_output``) ---------------------------------
+@njit(cache=True, error_model="numpy")
+def _bt_cost_outputs(x, sq, n_t, cost, values):
+    """Write into ``values`` (N_OUTPUTS,) the cost of a solved row ``x`` restricted to each
+    output: every term of the cost evaluated on that output's residuals alone, summed in term
+    order. ``SSE``: ``w v_j S_j``; ``RMSE``: ``w sqrt(v_j S_j / n_t)`` (the RMSE of that
+    output's ``n_t`` residuals); ``NLL``: ``w v_j (n_t/2 ln(2 pi sigma_j^2) + S_j /
+    (2 sigma_j^2))``. SSE and NLL terms are sums over outputs, so the values add up to the
+    row's cost (exactly for one term of weight 1: the same products are added in the same
+    order). A non-finite value is stored as ``inf``."""
+    cost_kind, cost_weight, out_weight, sigma, sigma_index = cost
+    for j in range(N_OUTPUTS):
+        total = 0.0
+        for term in range(cost_kind.shape[0]):
+            kind = cost_kind[term]
+            if kind == COST_GAUSSIAN_NLL:
+                col = sigma_index[term, j]
+                s = sigma[term, j] if col < 0 else x[col]
+                var = s * s
+                value = out_weight[term, j] * (
+                    0.5 * n_t * (_BT_LOG_2PI + math.log(var)) + sq[j] / (2.0 * var)
+                )
+            elif kind == COST_RMSE:
+                value = math.sqrt(out_weight[term, j] * sq[j] / n_t)
+            else:
+                value = out_weight[term, j] * sq[j]
+            total += cost_weight[term] * value
+        values[j] = total if math.isfinite(total) else math.inf
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def batch_outputs_kernel(X, fixed, solver, cost, n_chunks, costs, statuses, values):  # noqa: N803
+    """``batch_kernel`` that also writes each row's cost restricted to each output.
+
+    Arguments as ``batch_kernel``, plus ``values`` float64 (n, N_OUTPUTS), an output:
+    ``values[i, j]`` is the cost of row ``i`` on output ``j`` alone (``_bt_cost_outputs``),
+    ``inf`` in every column of a failed row. ``costs`` and ``statuses`` are those of
+    ``batch_kernel`` bit for bit: each row is scored by the same ``_bt_row``, whose per-output
+    sums of squares (the last work array) are then read for the per-output values.
+    """
+    n = X.shape[0]
+    n_t = fixed[3].shape[0]
+    for c in prange(n_chunks):
+        lo = (c * n) // n_chunks
+        hi = ((c + 1) * n) // n_chunks
+        work = _bt_work(n_t)
+        for i in range(lo, hi):
+            costs[i], statuses[i] = _bt_row(X[i], fixed, solver, cost, work)
+            if math.isfinite(costs[i]):
+                _bt_cost_outputs(X[i], work[5], n_t, cost, values[i])
+            else:
+                for j in range(N_OUTPUTS):
+                    values[i, j] = math.inf

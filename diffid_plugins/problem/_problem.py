@@ -47,14 +47,16 @@ _CHUNKS_PER_THREAD = 16  # prange tasks per thread: small enough to balance slow
 _LANE_CHUNK_ROWS = 16  # lanes kernel: at least this many rows per chunk (4 lanes, refilled)
 
 
-def _batch_kernel(kernels: KernelSet, lanes: bool = False) -> Any:
-    """The serving tier's ``batch_kernel`` (``lanes_kernel`` with ``lanes``).
+def _batch_kernel(kernels: KernelSet, lanes: bool = False, name: str | None = None) -> Any:
+    """The serving tier's ``batch_kernel`` (``lanes_kernel`` with ``lanes``; or the batch
+    template entry point ``name``, e.g. ``batch_outputs_kernel``).
 
     Compiled models get them from :mod:`diffid_plugins._kernels` (both tiers include the
     batch templates); hand-written models (``bind_model``, tier ``"bound"``) get them here,
     executed into their in-memory namespace on first use.
     """
-    name = "lanes_kernel" if lanes else "batch_kernel"
+    if name is None:
+        name = "lanes_kernel" if lanes else "batch_kernel"
     if not kernels.has(name):
         if kernels.tier != "bound":
             raise ArgumentTypeError(f"`model.kernels` has no `{name}`; compile the model first.")
@@ -102,6 +104,8 @@ class Problem:
     ----------
     parameter_names : list of str
     n_params : int
+    n_outputs : int
+        Number of model outputs (data columns after time).
     x0 : ndarray (n_params,)
         Model defaults of the fitted inputs, then the initial noise levels.
     bounds : list of (float, float)
@@ -200,6 +204,7 @@ class Problem:
         self.last_statuses: IntArray | None = None
         self._kernel: Any = None
         self._kernel_module: Any = None
+        self._outputs_kernel: Any = None
         self._use_lanes = False
         self.last_tier: str | None = None
         # Explicit solves without mass matrix or `stop` run lane-interleaved (``_lanes.py``);
@@ -220,6 +225,11 @@ class Problem:
     def bounds(self) -> list[tuple[float, float]]:
         """``(lower, upper)`` per parameter, in parameter order."""
         return list(self._bounds)
+
+    @property
+    def n_outputs(self) -> int:
+        """Number of model outputs (data columns after time)."""
+        return int(self._kernels.N_OUTPUTS)
 
     @property
     def data(self) -> FloatArray:
@@ -284,14 +294,30 @@ class Problem:
         statuses : ndarray, shape (n,), int64
             Row statuses (0 success; see :func:`status_name`).
         """
+        costs, statuses, _ = self._run_kernel(X, n_threads, per_output=False)
+        return costs, statuses
+
+    def _run_kernel(
+        self,
+        X: ArrayLike,  # noqa: N803
+        n_threads: int | None,
+        per_output: bool,
+    ) -> tuple[FloatArray, IntArray, FloatArray | None]:
+        """One call of the serving tier's batch kernel: ``(costs, statuses, values)``.
+
+        ``values`` (n, n_outputs) is None unless ``per_output``, which runs the scalar
+        ``batch_outputs_kernel`` (the same costs and statuses, bit for bit, plus the cost
+        restricted to each output).
+        """
         import numba
 
         rows = self._as_rows(X)
         n = rows.shape[0]
         costs = np.empty(n, dtype=np.float64)
         statuses = np.empty(n, dtype=np.int64)
+        values = np.empty((n, self.n_outputs), dtype=np.float64) if per_output else None
         if n == 0:
-            return costs, statuses
+            return costs, statuses, values
         threads = self._threads(n_threads, n)
         self._kernels.refresh()  # a faster tier may be ready (possibly swapped in by another
         # user of the same model, so compare modules rather than trust refresh()'s answer)
@@ -303,11 +329,19 @@ class Problem:
             self._use_lanes = self._lanes and self._kernels.tier != "generic"
             self._kernel = _batch_kernel(self._kernels, self._use_lanes)
             self._kernel_module = self._kernels.module
+            self._outputs_kernel = None
+        kernel = self._kernel
+        lanes = self._use_lanes and not per_output
+        if per_output:
+            if self._outputs_kernel is None:
+                self._outputs_kernel = _batch_kernel(self._kernels, name="batch_outputs_kernel")
+            kernel = self._outputs_kernel
         self.last_tier = self._kernels.tier
         n_chunks = 1 if threads == 1 else min(n, _CHUNKS_PER_THREAD * threads)
-        if self._use_lanes:  # enough rows per chunk to keep the lanes busy
+        if lanes:  # enough rows per chunk to keep the lanes busy
             n_chunks = min(n_chunks, max(threads, n // _LANE_CHUNK_ROWS))
         enc = self._enc
+        outputs = (costs, statuses) if values is None else (costs, statuses, values)
         # Both numba settings are thread-local: other Python threads are unaffected. Each
         # set/get costs ~2 us, so unchanged settings are left alone (evaluate() pays ~4 us).
         previous = numba.get_num_threads()
@@ -317,21 +351,20 @@ class Problem:
                 numba.set_num_threads(threads)
             if previous_chunk != 1 and n_chunks > 1:
                 numba.set_parallel_chunksize(1)  # chunks are handed out dynamically
-            self._kernel(
+            kernel(
                 rows,
                 (self._p_default, self._param_index, self.t0, self._times, self._obs),
                 (self._method_code, self.rtol, self._atol, self.max_steps),
                 (enc.kind, enc.weight, enc.out_weight, enc.sigma, enc.sigma_index),
                 n_chunks,
-                costs,
-                statuses,
+                *outputs,
             )
         finally:
             if previous_chunk != 1 and n_chunks > 1:
                 numba.set_parallel_chunksize(previous_chunk)
             if threads != previous:
                 numba.set_num_threads(previous)
-        return costs, statuses
+        return costs, statuses, values
 
     def _record(self, statuses: IntArray) -> None:
         failed = statuses[statuses < 0]
@@ -399,6 +432,68 @@ class Problem:
             statuses = remote[1].astype(np.int64, copy=False)
         self._record(statuses)
         return (costs, statuses) if return_status else costs
+
+    def evaluate_batch_per_output(
+        self,
+        X: ArrayLike,  # noqa: N803
+        n_threads: int | None = None,
+        *,
+        return_status: bool = False,
+    ) -> Any:
+        """The cost of many parameter sets restricted to each model output.
+
+        Column ``j`` is the cost evaluated on output ``j``'s residuals alone (as if the data
+        had only that output): for the objectives of a multi-objective optimiser (one
+        objective per output, e.g. a Pareto front with NSGA-II) or to see which output
+        dominates a fit. Per cost term, with ``S_j`` the sum of squared residuals of output
+        ``j`` over the ``n_t`` data times, ``w`` the term weight and ``v_j`` the output
+        weight:
+
+        * ``SSE``: ``w v_j S_j``;
+        * ``RMSE``: ``w sqrt(v_j S_j / n_t)``, the RMSE of that output's residuals;
+        * ``GaussianNLL``: ``w v_j (n_t/2 ln(2 pi sigma_j^2) + S_j / (2 sigma_j^2))``, that
+          output's share of the log-likelihood;
+
+        and a sum of terms gives the sum of the restricted terms.
+
+        Parameters
+        ----------
+        X : array_like, shape (n, n_params)
+            One parameter vector per row (columns :attr:`parameter_names`).
+        n_threads : int, optional
+            numba threads for this call (as :meth:`evaluate_batch`).
+        return_status : bool, default False
+            Also return the row statuses.
+
+        Returns
+        -------
+        values : ndarray, shape (n, n_outputs), float64
+            ``inf`` in every column of a failed row (the rows that :meth:`evaluate_batch`
+            fails; a value that overflows is also ``inf``).
+        statuses : ndarray, shape (n,), int64
+            Only with ``return_status=True``; also kept in :attr:`last_statuses`.
+
+        Raises
+        ------
+        ProblemError
+            ``X`` of the wrong shape, or ``n_threads`` outside [1, NUMBA_NUM_THREADS].
+
+        Notes
+        -----
+        For ``SSE`` and ``GaussianNLL`` (and sums of them) the row's values add up to its
+        :meth:`evaluate_batch` cost: exactly (bit for bit, adding the columns left to right)
+        for a single term of weight 1, such as the default ``SSE()``, since the kernel adds
+        the same products in the same order; to within rounding (a few ulp of the sum of
+        the absolute terms) otherwise. ``RMSE`` is not additive: the total is
+        ``w sqrt(sum_j (value_j / w)^2 / n_outputs)``. Rows are scored by the scalar batch
+        kernel (not the lane-interleaved one that :meth:`evaluate_batch` may use for
+        explicit solvers), with the same results. Local threads only: there is no
+        ``backend``. :attr:`stats` counts the rows and failures. Results are bit-identical
+        for any thread count.
+        """
+        _, statuses, values = self._run_kernel(X, n_threads, per_output=True)
+        self._record(statuses)
+        return (values, statuses) if return_status else values
 
     def evaluate(self, x: ArrayLike, *, return_status: bool = False) -> Any:
         """Cost of one parameter vector.

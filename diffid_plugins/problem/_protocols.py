@@ -14,7 +14,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["ProblemLike"]
+__all__ = ["PerOutputProblemLike", "ProblemLike"]
 
 
 @runtime_checkable
@@ -64,4 +64,31 @@ class ProblemLike(Protocol):
 
     def reset_stats(self) -> None:
         """Zero the evaluation statistics."""
+        ...
+
+
+@runtime_checkable
+class PerOutputProblemLike(ProblemLike, Protocol):
+    """A :class:`ProblemLike` whose cost can also be split by model output.
+
+    :class:`~diffid_plugins.Problem` implements it; multi-objective adapters (the pymoo
+    adapter's ``objectives="per_output"``) need it. ``evaluate_batch_per_output(X)`` with
+    ``X`` of shape ``(n, n_params)`` returns ``(n, n_outputs)`` float64: the cost restricted
+    to each output, ``inf`` in every column of a row that ``evaluate_batch`` fails (never NaN);
+    ``return_status=True`` also returns the ``(n,)`` int64 statuses.
+    """
+
+    @property
+    def n_outputs(self) -> int:
+        """Number of outputs the cost is split into."""
+        ...
+
+    def evaluate_batch_per_output(
+        self,
+        X: ArrayLike,  # noqa: N803
+        n_threads: int | None = None,
+        *,
+        return_status: bool = False,
+    ) -> Any:
+        """Per-output costs of the rows of ``X`` (n, n_params) -> (n, n_outputs) float64."""
         ...
