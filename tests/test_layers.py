@@ -39,6 +39,8 @@ FORBIDDEN: dict[str, set[str]] = {
     "_templates": _ODE_STACK | _ASSEMBLY | _ADAPTERS | {"parallel", "cli"},
     "examples": _ODE_STACK | _ASSEMBLY | _ADAPTERS | {"parallel", "cli"},
     "_kernels": _ADAPTERS | {"cli"},
+    # the Optuna adapter relies on ProblemLike only: no compiler, solvers or assembly
+    "optuna": {"diffsl", "solvers", "pymoo", "diffid", "cli"} | _ASSEMBLY,
 }
 
 
