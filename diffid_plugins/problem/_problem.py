@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -45,6 +46,12 @@ IntArray = NDArray[np.int64]
 
 _CHUNKS_PER_THREAD = 16  # prange tasks per thread: small enough to balance slow rows
 _LANE_CHUNK_ROWS = 16  # lanes kernel: at least this many rows per chunk (4 lanes, refilled)
+# Default thread count for small batches: a batch whose single-thread work is estimated below
+# this runs on the calling thread. Waking the pool costs ~10-50 us on an idle machine and
+# milliseconds on a loaded one (OpenMP layer, 2 shared cores: 8 tutorial rows took 7.6 ms on
+# 2 threads against 0.27 ms on 1), so a few rows of a cheap model never gain from threads.
+_SMALL_BATCH_SECONDS = 1e-3
+_SMALL_BATCH_ROWS = 16  # before any timing is known, batches up to this size run on 1 thread
 
 
 def _batch_kernel(kernels: KernelSet, lanes: bool = False, name: str | None = None) -> Any:
@@ -115,6 +122,9 @@ class Problem:
     last_tier : str or None
         Compilation tier that served the last local evaluation (``"generic"``,
         ``"specialised"`` or ``"bound"``; see :func:`diffid_plugins.compile_model`).
+    last_threads : int or None
+        Threads the last local evaluation ran on (with the default ``n_threads``, a batch
+        estimated below 1 ms of single-thread work runs on the calling thread alone).
 
     Raises
     ------
@@ -206,6 +216,8 @@ class Problem:
         self._kernel_module: Any = None
         self._outputs_kernel: Any = None
         self._use_lanes = False
+        self._row_seconds: float | None = None  # last single-thread kernel time per row
+        self.last_threads: int | None = None  # threads of the last local kernel call
         self.last_tier: str | None = None
         # Explicit solves without mass matrix or `stop` run lane-interleaved (``_lanes.py``);
         # evaluate() uses the same kernel, so its results equal the batch rows bit for bit.
@@ -319,6 +331,9 @@ class Problem:
         if n == 0:
             return costs, statuses, values
         threads = self._threads(n_threads, n)
+        if n_threads is None and threads > 1 and self._small(n):
+            threads = 1
+        self.last_threads = threads
         self._kernels.refresh()  # a faster tier may be ready (possibly swapped in by another
         # user of the same model, so compare modules rather than trust refresh()'s answer)
         if self._kernel is None or self._kernel_module is not self._kernels.module:
@@ -351,6 +366,7 @@ class Problem:
                 numba.set_num_threads(threads)
             if previous_chunk != 1 and n_chunks > 1:
                 numba.set_parallel_chunksize(1)  # chunks are handed out dynamically
+            start = time.perf_counter()
             kernel(
                 rows,
                 (self._p_default, self._param_index, self.t0, self._times, self._obs),
@@ -359,12 +375,25 @@ class Problem:
                 n_chunks,
                 *outputs,
             )
+            if threads == 1:
+                self._row_seconds = (time.perf_counter() - start) / n
         finally:
             if previous_chunk != 1 and n_chunks > 1:
                 numba.set_parallel_chunksize(previous_chunk)
             if threads != previous:
                 numba.set_num_threads(previous)
         return costs, statuses, values
+
+    def _small(self, n: int) -> bool:
+        """Whether ``n`` rows are too little work for the thread pool (default threads only).
+
+        The estimate is the last single-thread kernel time per row; before one is known,
+        batches of up to ``_SMALL_BATCH_ROWS`` rows count as small (and measure it). Results
+        do not depend on the thread count, so this changes only the time.
+        """
+        if self._row_seconds is None:
+            return n <= _SMALL_BATCH_ROWS
+        return n * self._row_seconds < _SMALL_BATCH_SECONDS
 
     def _record(self, statuses: IntArray) -> None:
         failed = statuses[statuses < 0]
@@ -393,7 +422,9 @@ class Problem:
             One parameter vector per row (columns :attr:`parameter_names`).
         n_threads : int, optional
             numba threads for this call (default: the calling thread's current setting,
-            normally every core). The setting of other callers is not changed.
+            normally every core, except that a batch estimated below 1 ms of work on one
+            thread runs on the calling thread alone). The setting of other callers is not
+            changed.
         backend : object with ``map_blocks(problem, X) -> (costs, statuses)``, optional
             Evaluate elsewhere (e.g. a Dask cluster); default: local threads.
         return_status : bool, default False

@@ -65,6 +65,22 @@ def test_thread_count_is_per_call(lv_model, lv_data) -> None:
     assert seen == [1] and numba.get_num_threads() == before
 
 
+def test_small_batches_run_on_the_calling_thread(lv_model, lv_data) -> None:
+    """Default threads: a batch estimated below 1 ms of single-thread work uses one thread
+    (the estimate is the last single-thread time per row); an explicit n_threads is obeyed;
+    a large batch uses the default count. The costs are the same whichever is used."""
+    problem = Problem(lv_model, lv_data)
+    default = numba.get_num_threads()
+    small = problem.evaluate_batch(_rows(8))  # no timing yet: <= 16 rows count as small
+    assert problem.last_threads == 1
+    rows_per_ms = 1e-3 / problem._row_seconds
+    assert problem.evaluate_batch(_rows(8), n_threads=default).tobytes() == small.tobytes()
+    assert problem.last_threads == min(default, 8)
+    n_large = int(4 * rows_per_ms) + 32  # ~4 ms of single-thread work
+    problem.evaluate_batch(_rows(n_large))
+    assert problem.last_threads == min(default, n_large)
+
+
 def test_failed_solve_costs_inf_and_is_counted(lv_model, lv_data) -> None:
     problem = Problem(lv_model, lv_data)
     cost, status = problem.evaluate(FAILING[0], return_status=True)
