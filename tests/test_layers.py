@@ -8,7 +8,10 @@ against the layer order. A lower layer never imports a higher one:
 * the solvers (``solvers``) never import ``problem`` or ``diffsl``;
 * the algorithms (``parallel``, and ``optim``/``nested`` when they exist) never import the
   ODE stack (``diffsl``, ``solvers``, ``problem``) nor the assembly;
-* nothing imports an adapter (``pymoo``, ``optuna``, ``diffid``) except the adapters.
+* nothing imports an adapter (``pymoo``, ``optuna``, ``diffid``) except the adapters;
+* the algorithms (``parallel``, ``optim``, ``nested``) never import the host libraries the
+  adapters wrap (the third-party ``optuna``, ``pymoo``, ``dask``/``distributed``): they work
+  on any batch function, and the adapters sit on top of them.
 
 Kernel assembly (``_kernels``, ``_warm``) sits above ``diffsl``, ``solvers`` and ``problem``,
 and only the package root, the command line and the adapters import it.
@@ -41,6 +44,14 @@ FORBIDDEN: dict[str, set[str]] = {
     "_kernels": _ADAPTERS | {"cli"},
     # the Optuna adapter relies on ProblemLike only: no compiler, solvers or assembly
     "optuna": {"diffsl", "solvers", "pymoo", "diffid", "cli"} | _ASSEMBLY,
+}
+
+#: Layer -> third-party top-level packages it must not import (at any depth).
+_HOSTS = {"optuna", "pymoo", "dask", "distributed"}
+FORBIDDEN_EXTERNAL: dict[str, set[str]] = {
+    "parallel": _HOSTS,
+    "optim": _HOSTS,
+    "nested": _HOSTS,
 }
 
 
@@ -89,11 +100,14 @@ def _violations(package: Path = PACKAGE) -> list[str]:
     for path in sorted(package.rglob("*.py")):
         layer = _layer(_module_name(path, root))
         forbidden = FORBIDDEN.get(layer or "", set())
+        external = FORBIDDEN_EXTERNAL.get(layer or "", set())
         for line, target in _imports(path, root):
             target_layer = _layer(target)
+            rel = path.relative_to(root)
             if target_layer in forbidden:
-                rel = path.relative_to(root)
                 bad.append(f"{rel}:{line}: layer {layer!r} imports {target} ({target_layer!r})")
+            elif target.split(".")[0] in external:
+                bad.append(f"{rel}:{line}: layer {layer!r} imports the host library {target}")
     return bad
 
 
@@ -128,3 +142,23 @@ def test_every_layer_has_a_rule() -> None:
     layers = {_layer(_module_name(p)) for p in PACKAGE.rglob("*.py")} - {None}
     allowed_unruled = {"cli", "__main__", "_warm", "_generated"}
     assert layers - set(FORBIDDEN) - allowed_unruled == set(), layers - set(FORBIDDEN)
+
+
+def test_the_checker_finds_host_libraries_in_the_algorithm_layers(tmp_path: Path) -> None:
+    """``optim`` importing the ODE stack, Optuna (lazily) or pymoo is reported; its own lazy
+    ``cmaes`` and numpy imports are not."""
+    package = tmp_path / "diffid_plugins"
+    (package / "optim").mkdir(parents=True)
+    (package / "optim" / "__init__.py").write_text("")
+    (package / "optim" / "_hosts.py").write_text(
+        "import numpy as np\n"
+        "def f():\n    import cmaes\n    import optuna.samplers\n"
+        "from pymoo.core.problem import Problem\n"
+        "from ..problem import Problem as P\n"
+    )
+    found = sorted(v.split("diffid_plugins/", 1)[1] for v in _violations(package))
+    assert found == [
+        "optim/_hosts.py:4: layer 'optim' imports the host library optuna.samplers",
+        "optim/_hosts.py:5: layer 'optim' imports the host library pymoo.core.problem",
+        "optim/_hosts.py:6: layer 'optim' imports diffid_plugins.problem ('problem')",
+    ]

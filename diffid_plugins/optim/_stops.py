@@ -1,9 +1,9 @@
 """Stopping rules of one CMA-ES run (used by :class:`~diffid_plugins.optim.RestartingCMA`).
 
-Every rule works in the engine's normalised coordinates (the box mapped to ``[0, 1]^d``), so
-lengths are in units of the box width. The rules are checked after every generation in the
-order of :data:`STOP_REASONS`; the first that holds ends the run and is recorded as the run's
-``reason``.
+Every rule works in the engine's normalised coordinates (the genotype; the box is
+``[0, 1]^d``), so lengths are in units of the box width. The rules are checked after every
+generation in the order of :data:`STOP_REASONS`; the first that holds ends the run and is
+recorded as the run's ``reason``.
 
 References
 ----------
