@@ -131,9 +131,10 @@ class RestartingCMA:
     Failed evaluations (``inf``, ``-inf`` or NaN) rank after every finite value of their
     generation, tied failures in row order. ``-inf`` is a failure too, not a perfect value: a
     cost of ``-inf`` comes from an overflow or a broken evaluation, and ranking it first would
-    pull the search towards it and stop every rule from firing. ``cmaes.CMA.tell`` receives the ranks
-    ``0 .. popsize - 1`` instead of the values: CMA-ES uses only the order of the values, so
-    the update is the one the values would give, and NaN or ``inf`` never reach ``cmaes``.
+    pull the search towards it and stop every rule from firing. ``cmaes.CMA.tell`` receives
+    the ranks ``0 .. popsize - 1`` instead of the values: CMA-ES uses only the order of the
+    values, so the update is the one the values would give, and NaN or ``inf``
+    never reach ``cmaes``.
 
     Boundary handling: CMA-ES runs unconstrained on a genotype ``z`` in ``R^d`` (``cmaes``
     sees only ``z``); a row is its reflection into the box, ``x = lower + r(z) * (upper -

@@ -225,9 +225,9 @@ def test_tolfunrel_stops_a_cost_known_to_a_relative_precision() -> None:
     """``(1 + sphere) * (1 + 1e-7 e)``, ``e`` standard normal: a cost with minimum 1 known to
     a relative precision of about 1e-7 (like an ODE cost at a finite rtol). Its best values
     keep jittering by ~1e-7 (>> 1e-11), so the absolute rule alone does not stop the run in
-    600 generations (stagnation off and tolx = 0 isolate the tolfun rule); with ``tolfunrel = 1e-5`` the rule fires once the values span less than
-    1e-5 of the value, so the best value is within 1e-5 relative of the minimum 1 (up to the
-    noise, 1e-6)."""
+    600 generations (stagnation off and tolx = 0 isolate the tolfun rule); with
+    ``tolfunrel = 1e-5`` the rule fires once the values span less than 1e-5 of the value,
+    so the best value is within 1e-5 relative of the minimum 1 (up to the noise, 1e-6)."""
     noise = np.random.default_rng(0)
 
     def f(X: np.ndarray) -> np.ndarray:
@@ -252,12 +252,19 @@ def test_tolfunrel_threshold_is_relative_to_the_best_value() -> None:
     values = np.full(6, -100.0 + 2e-4)
     eye = np.eye(2)
     kw = dict(
-        mean=np.zeros(2), sigma=0.1, sigma0=0.1, C=eye, B=eye, D=np.ones(2), pc=np.zeros(2),
+        mean=np.zeros(2),
+        sigma=0.1,
+        sigma0=0.1,
+        C=eye,
+        B=eye,
+        D=np.ones(2),
+        pc=np.zeros(2),
         generation=term,
     )
     for rel, expected in ((1e-5, "tolfun"), (1e-6, None), (0.0, None)):
-        rules = StopRules(tolfun=1e-11, tolx=0.0, stagnation=False, max_condition=1e14,
-                          tolfunrel=rel)
+        rules = StopRules(
+            tolfun=1e-11, tolx=0.0, stagnation=False, max_condition=1e14, tolfunrel=rel
+        )
         assert stop_reason(rules, RunTrace(best, best), values, **kw) == expected  # type: ignore[arg-type]
 
 

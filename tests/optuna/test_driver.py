@@ -95,7 +95,7 @@ def test_log_scale_false_searches_linearly_from_the_box_centre(problem: Problem)
     optimize(study, problem, n_trials=1 + POPSIZE, n_threads=1, log_scale=False)
     X = matrix(study)
     assert np.array_equal(X[0], TUTORIAL_BOX.mean(axis=1))  # (lo + hi) / 2, exact in binary
-    assert np.all((X >= TUTORIAL_BOX[:, 0]) & (X <= TUTORIAL_BOX[:, 1]))
+    assert np.all((TUTORIAL_BOX[:, 0] <= X) & (TUTORIAL_BOX[:, 1] >= X))
     for t in study.trials:
         for name, (lo, hi) in zip(NAMES, TUTORIAL_BOX, strict=True):
             assert t.distributions[name] == optuna.distributions.FloatDistribution(lo, hi)
