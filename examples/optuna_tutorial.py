@@ -17,9 +17,10 @@ from diffid_plugins.optuna import CmaEsSampler, optimize
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
-# 1. the batch driver on the tutorial problem (starts at the centre of the box)
+# 1. the batch driver on the tutorial problem, all defaults: log-scaled search (the bounds are
+#    positive) from the geometric centre of the box, IPOP restarts
 problem = Problem(compile_model(tutorial_text()), tutorial_data(), bounds=TUTORIAL_BOX)
-sampler = CmaEsSampler(seed=0, stop_rules={"tolfun": 1e-2, "tolx": 1e-3})
+sampler = CmaEsSampler(seed=0)
 study = optuna.create_study(sampler=sampler)
 optimize(study, problem, n_trials=3000)
 print(f"{len(study.trials)} trials, best SSE {study.best_value:.2f}")

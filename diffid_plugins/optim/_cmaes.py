@@ -90,12 +90,18 @@ class RestartingCMA:
     seed : int, optional
         Seed of the engine's generator (numpy PCG64). Same seed, same values told: the same
         points, bit for bit.
-    tolfun, tolx, stagnation, max_condition
+    tolfun, tolx, stagnation, max_condition, tolfunrel
         Stop rules (see :data:`~diffid_plugins.optim._stops.STOP_REASONS`): ``tolfun``
         absolute (default 1e-11), ``tolx`` in box widths (default 1e-11), Hansen's
         stagnation rule on or off (default on), bound on the condition number of ``C``
-        (default 1e14). The numerical rules ``noeffectaxis``, ``noeffectcoord``, ``tolxup``
-        and ``nofinite`` always apply.
+        (default 1e14), and ``tolfunrel``, a tolerance relative to the best value: the
+        tolfun rule fires when the value range is below ``tolfun + tolfunrel * |f_best|``
+        (default 0, Hansen's absolute rule). For a cost computed to a finite precision (an ODE
+        solved at ``rtol``, a stochastic loss), set ``tolfunrel`` above that precision and
+        ``tolx`` to the precision wanted in box widths (e.g. 1e-5 and 1e-3): with the 1e-11
+        defaults a run that reached the noise floor never stops, so it never restarts. The
+        numerical rules ``noeffectaxis``, ``noeffectcoord``, ``tolxup`` and ``nofinite``
+        always apply.
 
     Attributes
     ----------
@@ -123,9 +129,12 @@ class RestartingCMA:
     Notes
     -----
     Failed evaluations (``inf``, ``-inf`` or NaN) rank after every finite value of their
-    generation, tied failures in row order. ``cmaes.CMA.tell`` receives the ranks
-    ``0 .. popsize - 1`` instead of the values: CMA-ES uses only the order of the values, so
-    the update is the one the values would give, and NaN or ``inf`` never reach ``cmaes``.
+    generation, tied failures in row order. ``-inf`` is a failure too, not a perfect value: a
+    cost of ``-inf`` comes from an overflow or a broken evaluation, and ranking it first would
+    pull the search towards it and stop every rule from firing. ``cmaes.CMA.tell`` receives
+    the ranks ``0 .. popsize - 1`` instead of the values: CMA-ES uses only the order of the
+    values, so the update is the one the values would give, and NaN or ``inf``
+    never reach ``cmaes``.
 
     Boundary handling: CMA-ES runs unconstrained on a genotype ``z`` in ``R^d`` (``cmaes``
     sees only ``z``); a row is its reflection into the box, ``x = lower + r(z) * (upper -
@@ -153,6 +162,7 @@ class RestartingCMA:
         tolx: float = 1e-11,
         stagnation: bool = True,
         max_condition: float = 1e14,
+        tolfunrel: float = 0.0,
     ) -> None:
         self._lower, self._upper = as_box(lower, upper)
         self._width = self._upper - self._lower
@@ -177,6 +187,7 @@ class RestartingCMA:
             tolx=as_positive("tolx", tolx, inclusive=True),
             stagnation=bool(stagnation),
             max_condition=as_positive("max_condition", max_condition, minimum=1.0),
+            tolfunrel=as_positive("tolfunrel", tolfunrel, inclusive=True),
         )
         self._rng = np.random.Generator(np.random.PCG64(seed))
         self.generation = 0
@@ -309,7 +320,8 @@ class RestartingCMA:
             Exactly the rows :meth:`ask` returned, in the same order.
         values : array_like, shape (popsize,)
             The objective at each row (minimised). ``inf``, ``-inf`` and NaN mark failed
-            evaluations: they rank after every finite value (see the class notes).
+            evaluations: they rank after every finite value (``-inf`` is ranked worst, not
+            best; see the class notes) and never become ``best_f``.
 
         After the update the stop rules are checked; when one holds, the run is recorded in
         ``history`` and the next run starts (``popsize`` may change) or ``done`` is set.
@@ -410,6 +422,7 @@ class RestartingCMA:
             "tolx": f(self._rules.tolx),
             "stagnation": self._rules.stagnation,
             "max_condition": f(self._rules.max_condition),
+            "tolfunrel": f(self._rules.tolfunrel),
         }
         return {
             "format": _FORMAT,
@@ -490,6 +503,7 @@ class RestartingCMA:
             tolx=fl(c["tolx"]),
             stagnation=c["stagnation"],
             max_condition=fl(c["max_condition"]),
+            tolfunrel=fl(c.get("tolfunrel", 0.0)),  # absent in states written before it
         )
         es.popsize = int(state["popsize"])
         es.generation = int(state["generation"])

@@ -34,8 +34,11 @@ __all__ = [
 #: The stop reasons, in the order they are checked.
 #:
 #: ``"tolfun"``: the range of the best values of the last ``10 + ceil(30 d / popsize)``
-#: generations and of all finite values of the current generation is below ``tolfun``
-#: (absolute, default 1e-11) [AH05]_, [H16]_ (TolFun; it includes EqualFunValues).
+#: generations and of all finite values of the current generation is below
+#: ``tolfun + tolfunrel * |f_low|`` (``f_low`` the lowest of these values; defaults
+#: ``tolfun = 1e-11`` absolute and ``tolfunrel = 0``) [AH05]_, [H16]_ (TolFun; it includes
+#: EqualFunValues). The relative part is for costs known only to a relative precision
+#: (an ODE solved at a finite ``rtol``): their values never settle to 1e-11.
 #: ``"tolx"``: every coordinate of ``sigma * sqrt(diag C)`` and of ``sigma * p_c`` is below
 #: ``tolx`` box widths (default 1e-11) [H16]_ (TolX).
 #: ``"noeffectaxis"``: adding 0.1 standard deviations along principal axis
@@ -72,12 +75,14 @@ STAGNATION_MAX = 20000
 
 @dataclass(frozen=True)
 class StopRules:
-    """Thresholds of the stop rules (see :data:`STOP_REASONS`)."""
+    """Thresholds of the stop rules (see :data:`STOP_REASONS`); ``tolfunrel`` is relative to
+    the best value in the tolfun window."""
 
     tolfun: float
     tolx: float
     stagnation: bool
     max_condition: float
+    tolfunrel: float = 0.0
 
 
 @dataclass
@@ -153,7 +158,7 @@ def stop_reason(
         if np.all(np.isfinite(recent)) and finite.size:
             lo = min(float(recent.min()), float(finite.min()))
             hi = max(float(recent.max()), float(finite.max()))
-            if hi - lo < rules.tolfun:
+            if hi - lo < rules.tolfun + rules.tolfunrel * abs(lo):
                 return "tolfun"
     dC = np.diag(C)
     sd = sigma * np.sqrt(dC)

@@ -50,7 +50,14 @@ __all__ = ["CmaEsSampler"]
 _logger = logging.getLogger("diffid_plugins.optuna")
 
 _RESTARTS = ("ipop", "bipop", None)
-_STOP_RULES = ("tolfun", "tolx", "stagnation", "max_condition")
+_STOP_RULES = ("tolfun", "tolfunrel", "tolx", "stagnation", "max_condition")
+#: Step size of the sampler's runs, in box widths (the engine's own default is 0.25).
+DEFAULT_SIGMA0 = 0.1
+#: Stop rules the sampler passes to the engine unless ``stop_rules`` overrides them: Optuna
+#: objectives (ODE fits at a finite solver tolerance, stochastic losses) are known only to
+#: a relative precision, so the engine's absolute 1e-11 tolerances never fire and a run
+#: stuck in a local minimum never restarts (``docs/optuna.md``).
+DEFAULT_STOP_RULES: dict[str, Any] = {"tolfunrel": 1e-5, "tolx": 1e-3}
 
 
 def _check_int(name: str, value: Any, low: int, allow_none: bool = True) -> None:
@@ -78,7 +85,11 @@ class CmaEsSampler(BaseSampler):
         start at the centre of their range (the geometric centre for log-scaled ones). The
         first trial of the study evaluates this point.
     sigma0 : float, optional
-        Initial step size in units of the box width of each coordinate (engine default 0.25).
+        Initial step size of every run, in units of the box width of each coordinate
+        (default 0.1, :data:`DEFAULT_SIGMA0`; the engine's own default is 0.25). Restarts
+        draw their mean uniformly in the box, so the global search comes from the restarts;
+        on narrow valleys a run with a smaller step size stays in the basin it starts in
+        more often (measured in ``docs/optuna.md``).
     popsize : int, optional
         First run's population (engine default ``4 + floor(3 ln d)``).
     restarts : {"ipop", "bipop", None}, default "ipop"
@@ -87,8 +98,14 @@ class CmaEsSampler(BaseSampler):
     inc_popsize : float, default 2.0
         IPOP population factor.
     stop_rules : mapping, optional
-        Engine stop rules to override: ``tolfun``, ``tolx``, ``stagnation``, ``max_condition``
-        (see :class:`~diffid_plugins.optim.RestartingCMA` for their meaning and defaults).
+        Engine stop rules to override: ``tolfun``, ``tolfunrel``, ``tolx``, ``stagnation``,
+        ``max_condition`` (see :class:`~diffid_plugins.optim.RestartingCMA` for their
+        meaning). The sampler's defaults (:data:`DEFAULT_STOP_RULES`) suit costs known to a
+        relative precision: ``tolfunrel=1e-5`` (a run stops when its best values of the last
+        ``10 + ceil(30 d / popsize)`` generations span less than ``1e-11 + 1e-5 * |f|``) and
+        ``tolx=1e-3`` box widths; the rest are the engine's (``tolfun=1e-11``, stagnation
+        on, ``max_condition=1e14``). Pass e.g. ``{"tolfunrel": 0, "tolx": 1e-11}`` for the
+        engine's (Hansen's) tolerances.
     seed : int, optional
         Seeds the engines (one per island, derived from ``(seed, island)``) and the default
         independent sampler.
@@ -165,11 +182,12 @@ class CmaEsSampler(BaseSampler):
             if isinstance(value, bool) or not isinstance(value, int | float | np.number):
                 raise ArgumentTypeError(f"`x0[{name!r}]` must be a number, got {value!r}.")
         self._options: dict[str, Any] = {
-            "sigma0": sigma0,
+            "sigma0": DEFAULT_SIGMA0 if sigma0 is None else sigma0,
             "popsize": popsize,
             "restarts": restarts,
             "max_restarts": max_restarts,
             "inc_popsize": float(inc_popsize),
+            **DEFAULT_STOP_RULES,
             **dict(stop_rules or {}),
         }
         self._seed = int(seed) if seed is not None else secrets.randbits(63)

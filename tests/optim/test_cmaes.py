@@ -221,6 +221,53 @@ def test_stop_reason_tolx_when_tolfun_is_off() -> None:
     assert _only_run(sphere, tolfun=0.0)["reason"] == "tolx"
 
 
+def test_tolfunrel_stops_a_cost_known_to_a_relative_precision() -> None:
+    """``(1 + sphere) * (1 + 1e-7 e)``, ``e`` standard normal: a cost with minimum 1 known to
+    a relative precision of about 1e-7 (like an ODE cost at a finite rtol). Its best values
+    keep jittering by ~1e-7 (>> 1e-11), so the absolute rule alone does not stop the run in
+    600 generations (stagnation off and tolx = 0 isolate the tolfun rule); with
+    ``tolfunrel = 1e-5`` the rule fires once the values span less than 1e-5 of the value,
+    so the best value is within 1e-5 relative of the minimum 1 (up to the noise, 1e-6)."""
+    noise = np.random.default_rng(0)
+
+    def f(X: np.ndarray) -> np.ndarray:
+        return (1.0 + sphere(X)) * (1.0 + 1e-7 * noise.standard_normal(len(X)))
+
+    es = RestartingCMA([-3.0] * 4, [3.0] * 4, seed=1, restarts=None, tolx=0.0, stagnation=False)
+    drive(es, f, 600)
+    assert not es.done  # the absolute rule (1e-11) never fired
+    noise = np.random.default_rng(0)
+    run = _only_run(f, tolx=0.0, stagnation=False, tolfunrel=1e-5)
+    assert run["reason"] == "tolfun" and run["generations"] < 600
+    assert 1.0 - 1e-6 < run["best_f"] < 1.0 + 2e-5
+
+
+def test_tolfunrel_threshold_is_relative_to_the_best_value() -> None:
+    """The rule compares the range with ``tolfun + tolfunrel * |lowest value|``: a range of
+    5e-4 at values near -100 (negative costs too) is below 1e-5 * 100 = 1e-3, not below 1e-4."""
+    from diffid_plugins.optim._stops import StopRules, stop_reason
+
+    term = fun_history_length(2, 6)
+    best = list(-100.0 + 5e-4 * np.linspace(0.0, 1.0, term))
+    values = np.full(6, -100.0 + 2e-4)
+    eye = np.eye(2)
+    kw = dict(
+        mean=np.zeros(2),
+        sigma=0.1,
+        sigma0=0.1,
+        C=eye,
+        B=eye,
+        D=np.ones(2),
+        pc=np.zeros(2),
+        generation=term,
+    )
+    for rel, expected in ((1e-5, "tolfun"), (1e-6, None), (0.0, None)):
+        rules = StopRules(
+            tolfun=1e-11, tolx=0.0, stagnation=False, max_condition=1e14, tolfunrel=rel
+        )
+        assert stop_reason(rules, RunTrace(best, best), values, **kw) == expected  # type: ignore[arg-type]
+
+
 def test_stop_reason_numerical_when_tolerances_are_off() -> None:
     """With tolfun = tolx = 0 the run goes on until floating point stops the mean moving."""
     assert _only_run(sphere, tolfun=0.0, tolx=0.0)["reason"] in ("noeffectaxis", "noeffectcoord")
@@ -363,6 +410,15 @@ def test_state_after_done_and_restarts_is_restored() -> None:
     assert twin.best_f == es.best_f and np.array_equal(twin.best_x, es.best_x)  # type: ignore[arg-type]
 
 
+def test_state_keeps_tolfunrel_and_reads_states_written_before_it() -> None:
+    es = RestartingCMA([0.0] * 2, [1.0] * 2, seed=0, tolfunrel=1e-5)
+    drive(es, sphere, 5)
+    state = json.loads(json.dumps(es.state_dict(), allow_nan=False))
+    assert RestartingCMA.from_state(state)._rules.tolfunrel == 1e-5
+    del state["config"]["tolfunrel"]  # a state written before tolfunrel existed
+    assert RestartingCMA.from_state(state)._rules.tolfunrel == 0.0
+
+
 def test_state_is_small() -> None:
     """Kept per study: a few kB for d = 4 (C, B, D are d x d)."""
     es = RestartingCMA([0.0] * 4, [1.0] * 4, seed=0)
@@ -413,6 +469,7 @@ def test_from_state_rejects_an_incompatible_cmaes_snapshot() -> None:
         (([0.0, 0.0], [1.0, 1.0]), {"max_restarts": -1}, "max_restarts"),
         (([0.0, 0.0], [1.0, 1.0]), {"inc_popsize": 1.0}, "inc_popsize"),
         (([0.0, 0.0], [1.0, 1.0]), {"tolfun": -1.0}, "tolfun"),
+        (([0.0, 0.0], [1.0, 1.0]), {"tolfunrel": -1e-6}, "tolfunrel"),
         (([0.0, 0.0], [1.0, 1.0]), {"max_condition": 0.5}, "max_condition"),
         (([0.0, 0.0], [1.0, 1.0]), {"seed": -3}, "seed"),
     ],

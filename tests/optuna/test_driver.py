@@ -69,7 +69,10 @@ def test_trials_equal_evaluate_batch_bit_for_bit(problem: Problem) -> None:
     assert len(study.trials) == 1 + 3 * POPSIZE
     assert counting.calls == [1 + POPSIZE, POPSIZE, POPSIZE]  # one call per generation
     X = matrix(study)
-    assert np.array_equal(X[0], TUTORIAL_BOX.mean(axis=1))  # the start point: box centre
+    # the start point: the centre of the search box, which is log-scaled (positive bounds):
+    # the geometric centre exp((ln lo + ln hi) / 2)
+    log_box = np.log(TUTORIAL_BOX)
+    assert np.array_equal(X[0], np.exp(0.5 * (log_box[:, 0] + log_box[:, 1])))
     costs = problem.evaluate_batch(X, n_threads=1)
     values = np.array([np.inf if t.value is None else t.value for t in study.trials])
     assert np.array_equal(values, costs)
@@ -77,12 +80,39 @@ def test_trials_equal_evaluate_batch_bit_for_bit(problem: Problem) -> None:
     assert list(study.best_params) == NAMES
     for t in study.trials:
         for name, (lo, hi) in zip(NAMES, TUTORIAL_BOX, strict=True):
-            assert t.distributions[name] == optuna.distributions.FloatDistribution(lo, hi)
+            assert t.distributions[name] == optuna.distributions.FloatDistribution(
+                lo, hi, log=True
+            )
     tags = [t.system_attrs["diffid_cma"] for t in study.trials]
     assert tags[0] == {"island": 0, "start": 1}
     assert [a["generation"] for a in tags[1:]] == [0] * 8 + [1] * 8 + [2] * 8
     if importlib.util.find_spec("pandas") is not None:  # trials_dataframe needs pandas
         assert len(study.trials_dataframe()) == len(study.trials)
+
+
+def test_log_scale_false_searches_linearly_from_the_box_centre(problem: Problem) -> None:
+    study = optuna.create_study(sampler=CmaEsSampler(seed=0))
+    optimize(study, problem, n_trials=1 + POPSIZE, n_threads=1, log_scale=False)
+    X = matrix(study)
+    assert np.array_equal(X[0], TUTORIAL_BOX.mean(axis=1))  # (lo + hi) / 2, exact in binary
+    assert np.all((TUTORIAL_BOX[:, 0] <= X) & (TUTORIAL_BOX[:, 1] >= X))
+    for t in study.trials:
+        for name, (lo, hi) in zip(NAMES, TUTORIAL_BOX, strict=True):
+            assert t.distributions[name] == optuna.distributions.FloatDistribution(lo, hi)
+
+
+def test_log_scale_true_needs_positive_bounds(model: Any) -> None:
+    box = np.array(TUTORIAL_BOX)
+    box[2, 0] = 0.0
+    zero = Problem(model, tutorial_data(), bounds=box)
+    with pytest.raises(ArgumentError, match="'d' has lower bound 0.0"):
+        optimize(optuna.create_study(), zero, n_trials=5, log_scale=True)
+    with pytest.raises(ArgumentTypeError, match="log_scale"):
+        optimize(optuna.create_study(), zero, n_trials=5, log_scale="yes")  # type: ignore[arg-type]
+    study = optuna.create_study(sampler=CmaEsSampler(seed=0))
+    optimize(study, zero, n_trials=3, n_threads=1)  # default: log where lower > 0 only
+    dists = study.trials[0].distributions
+    assert [dists[n].log for n in NAMES] == [True, True, False, True]
 
 
 def test_exact_counts_and_partial_generations_continue(problem: Problem) -> None:
@@ -193,11 +223,13 @@ def test_study_optimize_and_the_driver_share_the_sampler(problem: Problem) -> No
 
     def objective(trial: optuna.Trial) -> float:
         x = [
-            trial.suggest_float(n, lo, hi) for n, (lo, hi) in zip(NAMES, TUTORIAL_BOX, strict=True)
+            trial.suggest_float(n, lo, hi, log=True)
+            for n, (lo, hi) in zip(NAMES, TUTORIAL_BOX, strict=True)
         ]
         return float(problem.evaluate(np.array(x)))
 
-    study.optimize(objective, n_trials=8)  # the same engine (island 0, same space)
+    # the same engine (island 0, same space: the driver's default log scale)
+    study.optimize(objective, n_trials=8)
     gens = [t.system_attrs["diffid_cma"].get("generation") for t in study.trials[9:]]
     assert gens == [1] * 8
 
