@@ -68,6 +68,7 @@ from diffid_plugins.solvers._erk import (  # model-bindings
     _erk_stiffness,
 )
 from diffid_plugins.solvers._status import METHOD_AUTO, METHOD_DOPRI5, N_STATS
+from diffid_plugins.solvers._views import borrowed_row
 
 __all__ = ["lanes_kernel"]
 
@@ -229,7 +230,7 @@ def _ln_chunk(X, lo, hi, fixed, solver, lanes, cost, costs, statuses):  # noqa: 
                     if tk > t_new:
                         break
                     _erk_interpolate(work, ln, (tk - tl) * inv_h)
-                    out(tk, work[_ERK_YT, ln], wl[ln], o[ln])
+                    out(tk, borrowed_row(work, _ERK_YT, ln), wl[ln], o[ln])
                     for j in range(N_OUTPUTS):
                         r = o[ln, j] - data[k, j]
                         sq[ln, j] += r * r

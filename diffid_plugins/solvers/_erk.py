@@ -88,6 +88,7 @@ from diffid_plugins.solvers._status import (
 )
 from diffid_plugins.solvers._tableaus import DOPRI5 as _ERK_DOPRI5
 from diffid_plugins.solvers._tableaus import TSIT5 as _ERK_TSIT5
+from diffid_plugins.solvers._views import borrowed, borrowed_row
 
 __all__ = ["_erk_advance", "_erk_initial_step", "_erk_record_steps"]
 
@@ -295,7 +296,13 @@ def _erk_stage(work, ln, tableau, stage, t, hh, w):
     for s in range(N_STATES):
         d = _erk_dot(work, ln, s, tableau, row, stage - 1, True)
         work[dst, ln, s] = work[_ERK_Y, ln, s] + d * hh
-    rhs(t + _ERK_C[tableau, stage - 1] * hh, work[dst, ln], w, work[_ERK_K1 + stage - 1, ln])
+    k = _ERK_K1 + stage - 1
+    rhs(
+        t + _ERK_C[tableau, stage - 1] * hh,
+        borrowed_row(work, dst, ln),
+        w,
+        borrowed_row(work, k, ln),
+    )
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -490,8 +497,13 @@ def _erk_advance(
         return STATUS_DONE, t, h
     t_end = t_eval[n_t - 1]
     # One allocation for all work vectors: rows of one array at constant offsets, so that
-    # LLVM can prove that they do not overlap and keep stage values in registers.
-    work = np.empty((_ERK_NV, 1, N_STATES))
+    # LLVM can prove that they do not overlap and keep stage values in registers. The step's
+    # helpers get borrowed arrays (no reference counting, _views.py); `owner` stays alive to
+    # the end, where the state is copied back from it.
+    owner = np.empty((_ERK_NV, 1, N_STATES))
+    work = borrowed(owner)
+    w = borrowed(w)
+    atol = borrowed(atol)
     o = np.empty(max(N_OUTPUTS, 1))
     n_g = max(N_STOP, 1)
     g_lo = np.zeros(n_g)
@@ -541,7 +553,7 @@ def _erk_advance(
         # --- dense output (only when a row or a root needs it) -------------------------------
         need_rows = k < n_t and t_eval[k] <= t_new
         if N_STOP > 0:
-            stop(t_new, work[_ERK_YN, 0], w, g_hi)
+            stop(t_new, borrowed_row(work, _ERK_YN, 0), w, g_hi)
             if _ev_has_root(g_lo, g_hi):
                 need_rows = True
         if need_rows:
@@ -564,7 +576,7 @@ def _erk_advance(
             if tk > t_hi or (idx >= 0 and tk >= t_hi):
                 break
             _erk_interpolate(work, 0, (tk - t) * inv_h)
-            out(tk, work[_ERK_YT, 0], w, o)
+            out(tk, borrowed_row(work, _ERK_YT, 0), w, o)
             for j in range(N_OUTPUTS):
                 ys[k, j] = o[j]
             for i in range(N_STATES):
@@ -591,7 +603,7 @@ def _erk_advance(
             status = STATUS_STIFF
             break
     for i in range(N_STATES):
-        y[i] = work[_ERK_Y, 0, i]
+        y[i] = owner[_ERK_Y, 0, i]
     stats[STAT_K] = k
     stats[STAT_NRHS] += 6 * n_trials
     stats[STAT_NACC] += n_acc
