@@ -115,7 +115,7 @@ def _erk_coefficients() -> tuple[np.ndarray, np.ndarray]:
         if not (
             tab.n_stages == 7
             and tab.fsal
-            and tab.c[5] == 1.0
+            and tab.c[5] == tab.c[6] == 1.0
             and dense.shape[1] == _ERK_NQ - 1
             and dense[0, 0] == 1.0
             and not dense[1:, 0].any()
@@ -296,13 +296,10 @@ def _erk_stage(work, ln, tableau, stage, t, hh, w):
     for s in range(N_STATES):
         d = _erk_dot(work, ln, s, tableau, row, stage - 1, True)
         work[dst, ln, s] = work[_ERK_Y, ln, s] + d * hh
+    # stages 6 and 7 are evaluated at t + h (c = 1, checked at import): no multiply
+    t_stage = t + hh if stage >= 6 else t + _ERK_C[tableau, stage - 1] * hh
     k = _ERK_K1 + stage - 1
-    rhs(
-        t + _ERK_C[tableau, stage - 1] * hh,
-        borrowed_row(work, dst, ln),
-        w,
-        borrowed_row(work, k, ln),
-    )
+    rhs(t_stage, borrowed_row(work, dst, ln), w, borrowed_row(work, k, ln))
 
 
 @njit(cache=True, error_model="numpy", inline="always")
