@@ -36,7 +36,10 @@ coefficient loads and the stage's sum shape. The callers keep their own control 
 ``_erk_advance`` (output rows, events, counters, the stiffness switch) and its trial loop
 ``_erk_step``; ``_erk_record_steps`` (step times for the scipy parity tests, outside the
 production kernel); ``_ln_chunk`` (lane scheduling). Hairer's starting step is shared with
-Rodas5P (``_erk_hairer_h0``, ``_erk_hairer_probe``, ``_erk_hairer_step``).
+Rodas5P (``_erk_hairer_h0``, ``_erk_hairer_probe``, ``_erk_hairer_step``). The model kernels
+get borrowed rows of ``work`` (``_views.borrowed_row``) and ``_erk_advance`` hands its helpers
+borrowed arrays, so that no reference counting is left in the step where the generic tier
+cannot optimise it away (``docs/kernel-contract.md``, performance notes).
 
 This module is a template (``docs/kernel-contract.md``); private names start with ``_erk_``.
 

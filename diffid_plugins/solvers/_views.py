@@ -21,6 +21,9 @@ not ``@njit`` functions).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
@@ -30,13 +33,13 @@ __all__ = ["borrowed", "borrowed_row"]
 
 
 @intrinsic
-def borrowed(typingctx, arr):
+def borrowed(typingctx: Any, arr: types.Type) -> tuple[Any, Callable[..., Any]] | None:
     """``arr`` (any numba array) without its reference to the memory: the caller must keep
     the owner alive while the result is used."""
     if not isinstance(arr, types.Array):
         return None
 
-    def codegen(context, builder, signature, args):
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
         ndim = signature.args[0].ndim
         src = make_array(signature.args[0])(context, builder, value=args[0])
         out = make_array(signature.return_type)(context, builder)
@@ -54,7 +57,9 @@ def borrowed(typingctx, arr):
 
 
 @intrinsic
-def borrowed_row(typingctx, work, v, ln):
+def borrowed_row(
+    typingctx: Any, work: types.Type, v: types.Type, ln: types.Type
+) -> tuple[Any, Callable[..., Any]] | None:
     """``work[v, ln]`` of a C-contiguous float64 array ``(vector, lane, state)``: the row of
     the states as a borrowed C-contiguous view (N_STATES,), for one kernel call."""
     f8 = types.float64
@@ -64,7 +69,7 @@ def borrowed_row(typingctx, work, v, ln):
         return None
     row_type = types.Array(f8, 1, "C")
 
-    def codegen(context, builder, signature, args):
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
         arr = make_array(signature.args[0])(context, builder, value=args[0])
         shape = cgutils.unpack_tuple(builder, arr.shape, 3)
         strides = cgutils.unpack_tuple(builder, arr.strides, 3)
