@@ -240,6 +240,11 @@ class _Genericise(ast.NodeTransformer):
         if clash:
             raise self._fail(node, f"parameter {sorted(clash)[0]!r} shadows a model name")
         node.args.args.insert(0, ast.arg(arg=_MD))
+        if not _is_parallel(node):
+            # md = _g_borrowed(md): md is an argument (the caller keeps it alive), so copies of
+            # it (one per inlined helper call) need no reference counting (solvers/_views.py).
+            first = 1 if ast.get_docstring(node, clean=False) is not None else 0
+            node.body.insert(first, _borrow_md())
         self.depth += 1
         self.generic_visit(node)
         self.depth -= 1
@@ -286,6 +291,29 @@ class _Genericise(ast.NodeTransformer):
                 )
             return ast.copy_location(value, node)
         return node
+
+
+def _is_parallel(node: ast.FunctionDef) -> bool:
+    """Whether a function is decorated with ``@njit(..., parallel=True)`` (its ``prange``
+    body becomes a gufunc that gets ``md`` as an argument of its own)."""
+    return any(
+        isinstance(dec, ast.Call)
+        and any(
+            k.arg == "parallel" and isinstance(k.value, ast.Constant) and k.value.value is True
+            for k in dec.keywords
+        )
+        for dec in node.decorator_list
+    )
+
+
+def _borrow_md() -> ast.Assign:
+    """The statement ``md = _g_borrowed(md)``."""
+    call = ast.Call(
+        func=ast.Name(id="_g_borrowed", ctx=ast.Load()),
+        args=[ast.Name(id=_MD, ctx=ast.Load())],
+        keywords=[],
+    )
+    return ast.Assign(targets=[ast.Name(id=_MD, ctx=ast.Store())], value=call)
 
 
 def _const(value: int) -> ast.Constant:

@@ -13,11 +13,15 @@ rows of the work array ``(vector, lane, state)``). Each lane has its own time, s
 accept/reject history, output cursor and cost sums; a lane whose row is done takes the next row
 of the chunk, so lanes idle only at the end of a chunk.
 
-Arithmetic. Operation for operation that of ``_erk_advance`` with the DOPRI5 tableau: the same
-stage sums (fused multiply-adds in the same order), error norm, controller (``_erk_control``),
-starting step (``_erk_initial_step``), step-size floor, dense output at the data times and
-stiffness test (method "auto"); residuals are summed over the data times in order, as
-``_bt_row`` does. A row's cost is therefore bit-identical to the scalar path (tested).
+Arithmetic. The step is ``_erk_advance``'s, with the DOPRI5 tableau, through the same
+helpers of ``solvers/_erk.py`` (``_erk_stage``, ``_erk_error``, ``_erk_control``,
+``_erk_dense``, ``_erk_interpolate``, ``_erk_stiffness``, ``_erk_floor``/``_erk_clip``,
+``_erk_initial_step``) on the same work-array layout: the same stage sums (fused
+multiply-adds in the same order), error norm, controller, starting step, step-size floor,
+dense output at the data times and stiffness test (method "auto"); only the order in which
+lanes and stages are visited is this module's own. Residuals are summed over the data times
+in order, as ``_bt_row`` does. A row's cost is therefore bit-identical to the scalar path
+(tested).
 
 Rows the lanes do not finish with success (stiffness detected, ``max_steps`` exceeded, a
 non-finite state, a too small step, non-finite parameters, bad noise levels) are re-solved from
@@ -46,45 +50,50 @@ from diffid_plugins.solvers._bindings import (  # model-bindings
     u0,
 )
 from diffid_plugins.solvers._erk import (  # model-bindings
-    _ERK_EPS,
-    _ERK_NNONSTIFF,
+    _ERK_K1,
     _ERK_NSTIFF,
+    _ERK_NV,
+    _ERK_STIFF_LIMIT,
+    _ERK_Y,
+    _ERK_YT,
+    _erk_accept,
+    _erk_clip,
     _erk_control,
-    _erk_fma,
+    _erk_dense,
+    _erk_error,
+    _erk_floor,
     _erk_initial_step,
+    _erk_interpolate,
+    _erk_stage,
+    _erk_stiffness,
 )
 from diffid_plugins.solvers._status import METHOD_AUTO, METHOD_DOPRI5, N_STATS
-from diffid_plugins.solvers._tableaus import DOPRI5 as _LN_DOPRI5
+from diffid_plugins.solvers._views import borrowed_row
 
 __all__ = ["lanes_kernel"]
 
 _LN_LANES = 4  # rows integrated together per task (4, 8 and 16 measured equal on LV)
-_LN_A = np.ascontiguousarray(_LN_DOPRI5.a, dtype=np.float64)
-_LN_C = np.ascontiguousarray(_LN_DOPRI5.c, dtype=np.float64)
-_LN_B = np.ascontiguousarray(_LN_DOPRI5.b, dtype=np.float64)
-_LN_E = np.ascontiguousarray(_LN_DOPRI5.e, dtype=np.float64)
-_LN_P = np.ascontiguousarray(_LN_DOPRI5.dense, dtype=np.float64)
-_LN_STIFF_LIMIT = float(_LN_DOPRI5.stability_limit)
-# Rows of the work array (vector, lane, state): state, stages, stage argument, 6th stage
-# argument, new state, then five rows of interpolant coefficients Q0..Q4.
-_LN_Y, _LN_K1, _LN_K2, _LN_K3, _LN_K4, _LN_K5, _LN_K6, _LN_K7 = 0, 1, 2, 3, 4, 5, 6, 7
-_LN_YT, _LN_Y6, _LN_YN, _LN_Q, _LN_NV = 8, 9, 10, 11, 16
+_LN_DOPRI5 = 0  # tableau index of DOPRI5 in the _erk_* helpers
 
 
 @njit(cache=True, error_model="numpy")
 def _ln_begin(t, h, t_end):
-    """Start a step at ``t`` as ``_erk_advance``: ``(min_step, h, t_new, hh)``, the step-size
-    floor (10 ulp(t) when ``h`` is that small), ``h`` raised to it, the trial end (clipped to
-    ``t_end``) and the trial step."""
-    min_step = 0.0
-    if h < 10.0 * _ERK_EPS * abs(t) + 1e-300:
-        min_step = 10.0 * (np.nextafter(t, np.inf) - t)
-        if h < min_step:
-            h = min_step
-    t_new = t + h
-    if t_new > t_end:
-        t_new = t_end
-    return min_step, h, t_new, t_new - t
+    """Start a step at ``t`` as ``_erk_step``: ``(min_step, h, t_new, hh)``, the step-size
+    floor, ``h`` raised to it, the trial end (clipped to ``t_end``) and the trial step."""
+    min_step = _erk_floor(t, h, 0.0)
+    if h < min_step:
+        h = min_step
+    t_new, hh = _erk_clip(t, h, t_end)
+    return min_step, h, t_new, hh
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _ln_stage(work, row, t, hh, wl, stage):
+    """Stage ``stage`` (2..7, a constant) of the trial step of every busy lane, lane after
+    lane (the lanes' chains are independent: the core overlaps them)."""
+    for ln in range(_LN_LANES):
+        if row[ln] >= 0:
+            _erk_stage(work, ln, _LN_DOPRI5, stage, t[ln], hh[ln], wl[ln])
 
 
 @njit(cache=True, error_model="numpy")
@@ -99,9 +108,9 @@ def _ln_chunk(X, lo, hi, fixed, solver, lanes, cost, costs, statuses):  # noqa: 
     n_t = t_eval.shape[0]
     t_end = t_eval[n_t - 1] if n_t > 0 else t0
     L = _LN_LANES  # noqa: N806
-    a, b, c, e, pd = _LN_A, _LN_B, _LN_C, _LN_E, _LN_P
     sqrt_n = float(N_STATES) ** 0.5
-    work = np.empty((_LN_NV, L, N_STATES))
+    limit = _ERK_STIFF_LIMIT[_LN_DOPRI5]
+    work = np.empty((_ERK_NV, L, N_STATES))
     wl = np.zeros((L, N_WORK))
     o = np.empty((L, max(N_OUTPUTS, 1)))
     sq = np.zeros((L, max(N_OUTPUTS, 1)))
@@ -141,15 +150,15 @@ def _ln_chunk(X, lo, hi, fixed, solver, lanes, cost, costs, statuses):  # noqa: 
             for j in range(N_WORK):  # as solve_kernel: a fresh workspace for every row
                 wl[ln, j] = 0.0
             prepare(p, 0, wl[ln])
-            u0(wl[ln], work[_LN_Y, ln])
+            u0(wl[ln], work[_ERK_Y, ln])
             ok = True
             for s in range(N_STATES):
-                ok = ok and math.isfinite(work[_LN_Y, ln, s])
+                ok = ok and math.isfinite(work[_ERK_Y, ln, s])
             for j in range(N_OUTPUTS):
                 sq[ln, j] = 0.0
             k = 0  # entry rows (t_eval[k] <= t0) from the initial state
             while ok and k < n_t and t_eval[k] <= t0:
-                out(t_eval[k], work[_LN_Y, ln], wl[ln], o[ln])
+                out(t_eval[k], work[_ERK_Y, ln], wl[ln], o[ln])
                 for j in range(N_OUTPUTS):
                     r = o[ln, j] - data[k, j]
                     sq[ln, j] += r * r
@@ -158,13 +167,18 @@ def _ln_chunk(X, lo, hi, fixed, solver, lanes, cost, costs, statuses):  # noqa: 
                 costs[i], statuses[i] = _bt_cost(x, sq[ln], n_t, cost)
                 continue
             if ok:
-                rhs(t0, work[_LN_Y, ln], wl[ln], work[_LN_K1, ln])
+                rhs(t0, work[_ERK_Y, ln], wl[ln], work[_ERK_K1, ln])
                 for s in range(N_STATES):
-                    ok = ok and math.isfinite(work[_LN_K1, ln, s])
+                    ok = ok and math.isfinite(work[_ERK_K1, ln, s])
             if not ok:
                 redo[i - lo] = True
                 continue
-            y0, f0, y1, f1 = work[_LN_Y, ln], work[_LN_K1, ln], work[_LN_YT, ln], work[_LN_K2, ln]
+            y0, f0, y1, f1 = (
+                work[_ERK_Y, ln],
+                work[_ERK_K1, ln],
+                work[_ERK_YT, ln],
+                work[_ERK_K1 + 1, ln],
+            )
             h0 = _erk_initial_step(wl[ln], t0, y0, f0, t_end, rtol, atol, y1, f1, st)
             ms[ln], h[ln], tn[ln], hh[ln] = _ln_begin(t0, h0, t_end)
             row[ln] = i
@@ -177,72 +191,19 @@ def _ln_chunk(X, lo, hi, fixed, solver, lanes, cost, costs, statuses):  # noqa: 
             n_idle -= 1
         if n_idle == L:
             break
-        # --- stages 2..7 for every busy lane (the sums of _erk_advance, DOPRI5) -------------
-        for ln in range(L):
-            if row[ln] >= 0:
-                hl = hh[ln]
-                for s in range(N_STATES):
-                    d = work[_LN_K1, ln, s] * a[1, 0]
-                    work[_LN_YT, ln, s] = work[_LN_Y, ln, s] + d * hl
-                rhs(t[ln] + c[1] * hl, work[_LN_YT, ln], wl[ln], work[_LN_K2, ln])
-        for ln in range(L):
-            if row[ln] >= 0:
-                hl = hh[ln]
-                for s in range(N_STATES):
-                    d = _erk_fma(work[_LN_K2, ln, s], a[2, 1], work[_LN_K1, ln, s] * a[2, 0])
-                    work[_LN_YT, ln, s] = work[_LN_Y, ln, s] + d * hl
-                rhs(t[ln] + c[2] * hl, work[_LN_YT, ln], wl[ln], work[_LN_K3, ln])
-        for ln in range(L):
-            if row[ln] >= 0:
-                hl = hh[ln]
-                for s in range(N_STATES):
-                    d = _erk_fma(work[_LN_K2, ln, s], a[3, 1], work[_LN_K1, ln, s] * a[3, 0])
-                    d = _erk_fma(work[_LN_K3, ln, s], a[3, 2], d)
-                    work[_LN_YT, ln, s] = work[_LN_Y, ln, s] + d * hl
-                rhs(t[ln] + c[3] * hl, work[_LN_YT, ln], wl[ln], work[_LN_K4, ln])
-        for ln in range(L):
-            if row[ln] >= 0:
-                hl = hh[ln]
-                for s in range(N_STATES):
-                    d = _erk_fma(work[_LN_K1, ln, s], a[4, 0], work[_LN_K2, ln, s] * a[4, 1])
-                    d += _erk_fma(work[_LN_K3, ln, s], a[4, 2], work[_LN_K4, ln, s] * a[4, 3])
-                    work[_LN_YT, ln, s] = work[_LN_Y, ln, s] + d * hl
-                rhs(t[ln] + c[4] * hl, work[_LN_YT, ln], wl[ln], work[_LN_K5, ln])
-        for ln in range(L):
-            if row[ln] >= 0:
-                hl = hh[ln]
-                for s in range(N_STATES):
-                    d = _erk_fma(work[_LN_K1, ln, s], a[5, 0], work[_LN_K2, ln, s] * a[5, 1])
-                    d += _erk_fma(work[_LN_K3, ln, s], a[5, 2], work[_LN_K4, ln, s] * a[5, 3])
-                    d = _erk_fma(work[_LN_K5, ln, s], a[5, 4], d)
-                    work[_LN_Y6, ln, s] = work[_LN_Y, ln, s] + d * hl
-                rhs(t[ln] + hl, work[_LN_Y6, ln], wl[ln], work[_LN_K6, ln])  # c[5] == 1
-        for ln in range(L):
-            if row[ln] >= 0:
-                hl = hh[ln]
-                for s in range(N_STATES):
-                    d = _erk_fma(work[_LN_K1, ln, s], b[0], work[_LN_K2, ln, s] * b[1])
-                    d += _erk_fma(work[_LN_K3, ln, s], b[2], work[_LN_K4, ln, s] * b[3])
-                    d = _erk_fma(work[_LN_K6, ln, s], b[5], _erk_fma(work[_LN_K5, ln, s], b[4], d))
-                    work[_LN_YN, ln, s] = work[_LN_Y, ln, s] + hl * d
-                rhs(t[ln] + hl, work[_LN_YN, ln], wl[ln], work[_LN_K7, ln])  # c[6] == 1
+        # --- stages 2..7 for every busy lane (the stage order of _erk_step) -----------------
+        _ln_stage(work, row, t, hh, wl, 2)
+        _ln_stage(work, row, t, hh, wl, 3)
+        _ln_stage(work, row, t, hh, wl, 4)
+        _ln_stage(work, row, t, hh, wl, 5)
+        _ln_stage(work, row, t, hh, wl, 6)
+        _ln_stage(work, row, t, hh, wl, 7)
         # --- error norm and controller for every busy lane --------------------------------
         for ln in range(L):
-            if row[ln] < 0:
-                continue
-            hl = hh[ln]
-            acc = 0.0
-            for s in range(N_STATES):
-                yabs = max(abs(work[_LN_Y, ln, s]), abs(work[_LN_YN, ln, s]))
-                d = _erk_fma(work[_LN_K1, ln, s], e[0], work[_LN_K2, ln, s] * e[1])
-                d += _erk_fma(work[_LN_K3, ln, s], e[2], work[_LN_K4, ln, s] * e[3])
-                d = _erk_fma(work[_LN_K5, ln, s], e[4], d)
-                d = _erk_fma(work[_LN_K7, ln, s], e[6], _erk_fma(work[_LN_K6, ln, s], e[5], d))
-                xs = d * hl / (atol[s] + yabs * rtol)
-                acc = _erk_fma(xs, xs, acc)
-            err = math.sqrt(acc) / sqrt_n
-            good[ln], h[ln] = _erk_control(err, hl, rej[ln])
-            nst[ln] += 1
+            if row[ln] >= 0:
+                err = _erk_error(work, ln, _LN_DOPRI5, hh[ln], rtol, atol, sqrt_n)
+                good[ln], h[ln] = _erk_control(err, hh[ln], rej[ln])
+                nst[ln] += 1
         # --- rejected: next trial; accepted: data rows, stiffness test, next step ----------
         for ln in range(L):
             if row[ln] < 0:
@@ -251,74 +212,36 @@ def _ln_chunk(X, lo, hi, fixed, solver, lanes, cost, costs, statuses):  # noqa: 
             tl = t[ln]
             if not good[ln]:
                 rej[ln] = True
-                h_next = h[ln]
-                if h_next < 10.0 * _ERK_EPS * abs(tl) + 1e-300:
-                    ms[ln] = 10.0 * (np.nextafter(tl, np.inf) - tl)
-                if nst[ln] >= max_steps or h_next < ms[ln]:  # fails: the scalar path says how
+                ms[ln] = _erk_floor(tl, h[ln], ms[ln])
+                if nst[ln] >= max_steps or h[ln] < ms[ln]:  # fails: the scalar path says how
                     redo[row[ln] - lo] = True
                     row[ln] = -1
                     n_idle += 1
                     continue
-                t_new = tl + h_next
-                if t_new > t_end:
-                    t_new = t_end
-                tn[ln] = t_new
-                hh[ln] = t_new - tl
+                tn[ln], hh[ln] = _erk_clip(tl, h[ln], t_end)
                 continue
             t_new = tn[ln]
             k = kk[ln]
-            if k < n_t and t_eval[k] <= t_new:
-                # dense output Q[j] = h sum_i dense[i, j-1] k_i, Q[0] = y; rows in (t, t_new]
-                for s in range(N_STATES):
-                    work[_LN_Q, ln, s] = work[_LN_Y, ln, s]
-                    work[_LN_Q + 1, ln, s] = hl * work[_LN_K1, ln, s]
-                    for j in range(1, 4):
-                        q = _erk_fma(pd[1, j], work[_LN_K2, ln, s], pd[0, j] * work[_LN_K1, ln, s])
-                        q = _erk_fma(pd[2, j], work[_LN_K3, ln, s], q)
-                        q = _erk_fma(pd[3, j], work[_LN_K4, ln, s], q)
-                        q = _erk_fma(pd[4, j], work[_LN_K5, ln, s], q)
-                        q = _erk_fma(pd[5, j], work[_LN_K6, ln, s], q)
-                        work[_LN_Q + j + 1, ln, s] = hl * _erk_fma(
-                            pd[6, j], work[_LN_K7, ln, s], q
-                        )
+            if k < n_t and t_eval[k] <= t_new:  # dense output; data rows in (t, t_new]
+                _erk_dense(work, ln, _LN_DOPRI5, hl)
                 inv_h = 1.0 / hl
-                # (views are made at the call: a view that lives across a loop costs atomic
-                # reference counting per use)
                 while k < n_t:
                     tk = t_eval[k]
                     if tk > t_new:
                         break
-                    theta = (tk - tl) * inv_h
-                    for s in range(N_STATES):
-                        q = _erk_fma(theta, work[_LN_Q + 4, ln, s], work[_LN_Q + 3, ln, s])
-                        q = _erk_fma(theta, q, work[_LN_Q + 2, ln, s])
-                        q = _erk_fma(theta, q, work[_LN_Q + 1, ln, s])
-                        work[_LN_YT, ln, s] = _erk_fma(theta, q, work[_LN_Q, ln, s])
-                    out(tk, work[_LN_YT, ln], wl[ln], o[ln])
+                    _erk_interpolate(work, ln, (tk - tl) * inv_h)
+                    out(tk, borrowed_row(work, _ERK_YT, ln), wl[ln], o[ln])
                     for j in range(N_OUTPUTS):
                         r = o[ln, j] - data[k, j]
                         sq[ln, j] += r * r
                     k += 1
                 kk[ln] = k
             if detect:  # Hairer's stiffness test, as _erk_advance
-                num = 0.0
-                den = 0.0
-                for s in range(N_STATES):
-                    yn = work[_LN_YN, ln, s]
-                    sc = atol[s] + rtol * abs(yn)
-                    num += ((work[_LN_K7, ln, s] - work[_LN_K6, ln, s]) / sc) ** 2
-                    den += ((yn - work[_LN_Y6, ln, s]) / sc) ** 2
-                if den > 0.0 and hl * math.sqrt(num / den) > _LN_STIFF_LIMIT:
-                    nnon[ln] = 0
-                    nstiff[ln] += 1
-                else:
-                    nnon[ln] += 1
-                    if nnon[ln] == _ERK_NNONSTIFF:
-                        nstiff[ln] = 0
+                nstiff[ln], nnon[ln] = _erk_stiffness(
+                    work, ln, hl, rtol, atol, limit, nstiff[ln], nnon[ln]
+                )
             t[ln] = t_new
-            for s in range(N_STATES):
-                work[_LN_Y, ln, s] = work[_LN_YN, ln, s]
-                work[_LN_K1, ln, s] = work[_LN_K7, ln, s]
+            _erk_accept(work, ln)
             i = row[ln]
             if k >= n_t:
                 costs[i], statuses[i] = _bt_cost(X[i], sq[ln], n_t, cost)

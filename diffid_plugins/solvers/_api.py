@@ -14,39 +14,25 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from diffid_plugins.errors import ArgumentError, ArgumentTypeError
+from diffid_plugins.solvers import _status
 from diffid_plugins.solvers._bind import SOLVER_TEMPLATES, BoundModel, bind_model
 from diffid_plugins.solvers._kernelset import KernelSet
 from diffid_plugins.solvers._protocols import KernelModel
 from diffid_plugins.solvers._settings import DEFAULT_MAX_STEPS, METHODS, solver_settings
-from diffid_plugins.solvers._status import (
-    N_STATS,
-    STAT_K,
-    STAT_NACC,
-    STAT_NJAC,
-    STAT_NLU,
-    STAT_NREJ,
-    STAT_NRHS,
-    STAT_NROOTS,
-    STAT_NSWITCH,
-    STAT_ROOT,
-    STAT_T_SWITCH_STEP,
-    STATUS_BAD_INPUT,
-    STATUS_ROOT,
-    Status,
-)
+from diffid_plugins.solvers._status import N_STATS, STATUS_BAD_INPUT, STATUS_ROOT, Status
 
 __all__ = ["METHODS", "SOLVER_TEMPLATES", "BoundModel", "Solution", "bind_model", "solve"]
 
 
 _STAT_NAMES: dict[str, int] = {
-    "n_rhs": STAT_NRHS,
-    "n_jac": STAT_NJAC,
-    "n_lu": STAT_NLU,
-    "n_accepted": STAT_NACC,
-    "n_rejected": STAT_NREJ,
-    "n_roots": STAT_NROOTS,
-    "n_switches": STAT_NSWITCH,
-    "switch_step": STAT_T_SWITCH_STEP,
+    "n_rhs": _status.STAT_NRHS,
+    "n_jac": _status.STAT_NJAC,
+    "n_lu": _status.STAT_NLU,
+    "n_accepted": _status.STAT_NACC,
+    "n_rejected": _status.STAT_NREJ,
+    "n_roots": _status.STAT_NROOTS,
+    "n_switches": _status.STAT_NSWITCH,
+    "switch_step": _status.STAT_T_SWITCH_STEP,
 }
 _STAT_KEYS = tuple(_STAT_NAMES)
 _STAT_INDEX = np.array(list(_STAT_NAMES.values()))
@@ -304,7 +290,7 @@ def solve(
             raise ArgumentError(f"`t0` must be finite, got {t0}.")
         _as_times(t_eval, t0)  # raises with the detailed message
         raise ArgumentError(f"Invalid solver input: {Status.BAD_INPUT.message}")
-    k = int(stats[STAT_K])
+    k = int(stats[_status.STAT_K])
     root = status == STATUS_ROOT
     info = _STATUS_INFO.get(status)
     if info is None:
@@ -320,6 +306,6 @@ def solve(
         info[0],
         stats,
         float(ts[k - 1]) if root and k > 0 else None,
-        int(stats[STAT_ROOT]) if root else None,
+        int(stats[_status.STAT_ROOT]) if root else None,
         kernels.tier,
     )

@@ -8,7 +8,8 @@ read of the model descriptor ``md`` (``_abi.py``): a kernel call becomes
 ``_g_fn(_G_RHS_T, md[slot])(...)``, an indirect call through the kernel's address as a numba
 first-class function (``jit_addr`` of the function value: the numba ABI, so the callee's
 error model applies); sizes and flags become ``md[slot]``; the index arrays become the
-``_g_<NAME>(md)`` slices defined here.
+``_g_<NAME>(md)`` slices defined here. Every rewritten function that is not ``parallel``
+starts with ``md = _g_borrowed(md)`` (no reference counting of its copies, ``_views.py``).
 
 Addresses are process-local: ``md`` is built in each process from that process's compiled
 kernels (:func:`diffid_plugins.solvers._kernelset.describe`) and never pickled.
@@ -25,6 +26,7 @@ from numba.extending import intrinsic
 
 from diffid_plugins.solvers._abi import KERNEL_SIGNATURES as _G_SIGNATURES
 from diffid_plugins.solvers._abi import MD_ALG, MD_N_ALG, MD_SIZES
+from diffid_plugins.solvers._views import borrowed as _g_borrowed  # noqa: F401  (used by the rewritten templates)
 
 __all__: list[str] = []
 

@@ -22,6 +22,11 @@ from diffid_plugins.solvers._bindings import (  # model-bindings
     mass,
     rhs,
 )
+from diffid_plugins.solvers._erk import (  # model-bindings
+    _erk_hairer_h0,
+    _erk_hairer_probe,
+    _erk_hairer_step,
+)
 from diffid_plugins.solvers._status import STAT_NRHS
 
 _ROS_ORDER = 5
@@ -237,12 +242,8 @@ def _ros_initial_step(t, y, w, f0, m0, t_end, rtol, atol, y1, f1, stats):
     d0 = math.sqrt(d0 / N_STATES)
     d1 = math.sqrt(d1 / N_STATES)
     span = t_end - t
-    h0 = 1e-6 if (d0 < 1e-5 or d1 < 1e-5) else 0.01 * d0 / d1
-    h0 = min(h0, span)
-    for i in range(N_STATES):
-        y1[i] = y[i] + h0 * y1[i]
-    rhs(t + h0, y1, w, f1)
-    stats[STAT_NRHS] += 1
+    h0 = _erk_hairer_h0(d0, d1, span)
+    _erk_hairer_probe(w, t, y, y1, h0, y1, f1, stats)  # y1 holds y'
     d2 = 0.0
     for i in range(N_STATES):
         sc = atol[i] + rtol * abs(y[i])
@@ -251,8 +252,4 @@ def _ros_initial_step(t, y, w, f0, m0, t_end, rtol, atol, y1, f1, stats):
             dv = dv / m0[i, i] if (m0[i, i] != 0.0 and not ALGEBRAIC[i]) else 0.0
         d2 += (dv / sc) ** 2
     d2 = math.sqrt(d2 / N_STATES) / h0
-    if not (d2 < math.inf):  # the Euler probe left the domain: keep the cautious h0
-        return h0
-    dmax = max(d1, d2)
-    h1 = max(1e-6, h0 * 1e-3) if dmax <= 1e-15 else (0.01 / dmax) ** (1.0 / (_ROS_ORDER + 1))
-    return min(100.0 * h0, h1, span)
+    return _erk_hairer_step(h0, d1, d2, span, 1.0 / (_ROS_ORDER + 1))

@@ -72,6 +72,7 @@ import math
 import numpy as np
 from numba import njit
 
+from diffid_plugins import _status_codes as _ros_codes  # status codes: the registry
 from diffid_plugins.solvers._bindings import (  # model-bindings
     ALGEBRAIC_INDEX,
     HAS_MASS,
@@ -114,13 +115,6 @@ from diffid_plugins.solvers._status import (
     STAT_NRHS,
     STAT_NROOTS,
     STAT_ROOT,
-    STATUS_DONE,
-    STATUS_INIT_FAILED,
-    STATUS_MAX_STEPS,
-    STATUS_NONFINITE,
-    STATUS_ROOT,
-    STATUS_SINGULAR,
-    STATUS_STEP_TOO_SMALL,
 )
 from diffid_plugins.solvers._tableaus import RODAS5P as _ROS_RODAS5P
 
@@ -165,7 +159,7 @@ def _ros_consistent_init(t, y, w, rtol, atol, stats):
     aidx = ALGEBRAIC_INDEX
     na = aidx.shape[0]
     if na == 0:
-        return STATUS_DONE
+        return _ros_codes.STATUS_DONE
     f = np.empty(N_STATES)
     jm = np.empty((N_STATES, N_STATES))
     piv = np.empty(N_STATES, dtype=np.int64)
@@ -178,9 +172,9 @@ def _ros_consistent_init(t, y, w, rtol, atol, stats):
         res = max(res, abs(f[aidx[i]]))
     for _ in range(_ROS_NEWTON_MAXITER):
         if not (res < math.inf):
-            return STATUS_INIT_FAILED
+            return _ros_codes.STATUS_INIT_FAILED
         if res == 0.0:
-            return STATUS_DONE
+            return _ros_codes.STATUS_DONE
         jac(t, y, w, jm)
         stats[STAT_NJAC] += 1
         _ros_embed(jm, aidx, na)  # [[J_AA, 0], [0, I]]: an LU of size N_STATES
@@ -190,7 +184,7 @@ def _ros_consistent_init(t, y, w, rtol, atol, stats):
             ya[i] = y[aidx[i]]
         stats[STAT_NLU] += 1
         if not _ros_lu_factor(jm, N_STATES, piv):
-            return STATUS_INIT_FAILED
+            return _ros_codes.STATUS_INIT_FAILED
         _ros_lu_solve(jm, N_STATES, piv, dx)
         dnorm = 0.0
         small = True
@@ -213,8 +207,8 @@ def _ros_consistent_init(t, y, w, rtol, atol, stats):
             lam *= 0.5
         res = new
         if lam * dnorm <= 1e-6 or small:
-            return STATUS_DONE if res < math.inf else STATUS_INIT_FAILED
-    return STATUS_INIT_FAILED
+            return _ros_codes.STATUS_DONE if res < math.inf else _ros_codes.STATUS_INIT_FAILED
+    return _ros_codes.STATUS_INIT_FAILED
 
 
 # --- one step ----------------------------------------------------------------------------------
@@ -332,7 +326,7 @@ def _ros_advance(w, t, y, h, t_eval, rtol, atol, max_steps, ys, us, ts, stats):
     n_t = t_eval.shape[0]
     _ev_write_entry(w, t, y, t_eval, ys, us, ts, stats)
     if stats[STAT_K] >= n_t:
-        return STATUS_DONE, t, h
+        return _ros_codes.STATUS_DONE, t, h
     t_end = t_eval[n_t - 1]
     n = N_STATES
     ks = np.empty((_ROS_NSTAGE, n))
@@ -350,7 +344,7 @@ def _ros_advance(w, t, y, h, t_eval, rtol, atol, max_steps, ys, us, ts, stats):
     gvec = np.empty((3, ng))
     g0, g1, gm = gvec[0], gvec[1], gvec[2]
     if not _ros_f0(t, y, w, m0, f0, stats, HAS_MASS):
-        return STATUS_NONFINITE, t, h
+        return _ros_codes.STATUS_NONFINITE, t, h
     if N_STOP > 0:
         stop(t, y, w, g0)
     if not h > 0.0:
@@ -365,9 +359,13 @@ def _ros_advance(w, t, y, h, t_eval, rtol, atol, max_steps, ys, us, ts, stats):
     expo = 1.0 / _ROS_ORDER
     while True:
         if stats[STAT_NACC] + stats[STAT_NREJ] >= max_steps:
-            return STATUS_MAX_STEPS, t, h
+            return _ros_codes.STATUS_MAX_STEPS, t, h
         if h < 10.0 * _ROS_EPS * abs(t) or not h > 0.0:
-            return (STATUS_NONFINITE if nonfinite else STATUS_STEP_TOO_SMALL), t, h
+            return (
+                (_ros_codes.STATUS_NONFINITE if nonfinite else _ros_codes.STATUS_STEP_TOO_SMALL),
+                t,
+                h,
+            )
         last = t + 1.0001 * h >= t_end
         if last:
             h = t_end - t
@@ -375,7 +373,7 @@ def _ros_advance(w, t, y, h, t_eval, rtol, atol, max_steps, ys, us, ts, stats):
             jac(t, y, w, jm)
             stats[STAT_NJAC] += 1
             if not _ros_time_derivative(t, y, w, f0, m0, mt, piv_m, tmp, ft, stats):
-                return STATUS_SINGULAR, t, h
+                return _ros_codes.STATUS_SINGULAR, t, h
             have_jac = True
         # iteration matrix W = M / (h gamma) - J
         cw = 1.0 / (h * _ROS_GAMMA)
@@ -387,7 +385,7 @@ def _ros_advance(w, t, y, h, t_eval, rtol, atol, max_steps, ys, us, ts, stats):
         if not _ros_lu_factor(lu, N_STATES, piv):
             n_singular += 1
             if n_singular > _ROS_MAX_SINGULAR:
-                return STATUS_SINGULAR, t, h
+                return _ros_codes.STATUS_SINGULAR, t, h
             h *= 0.5
             reject = True
             continue
@@ -396,7 +394,7 @@ def _ros_advance(w, t, y, h, t_eval, rtol, atol, max_steps, ys, us, ts, stats):
             t, h, y, w, f0, ft, lu, piv, m0, mt, piv_m, ks, u, fs, rv, tmp, ynew, stats
         )
         if code != 0:
-            return STATUS_SINGULAR, t, h
+            return _ros_codes.STATUS_SINGULAR, t, h
         err = _ros_norm(ks[_ROS_NSTAGE - 1], y, ynew, rtol, atol)
         if not err < math.inf:  # NaN or inf somewhere: retry with a much smaller step
             stats[STAT_NREJ] += 1
@@ -437,7 +435,7 @@ def _ros_advance(w, t, y, h, t_eval, rtol, atol, max_steps, ys, us, ts, stats):
                     stats[STAT_NROOTS] += 1
                     for i in range(n):
                         y[i] = yd[i]
-                    return STATUS_ROOT, t_root, h_new
+                    return _ros_codes.STATUS_ROOT, t_root, h_new
         if t_eval[stats[STAT_K]] <= t_new:
             if not have_q:
                 _ros_dense_q(y, ynew, ks, q)
@@ -446,11 +444,11 @@ def _ros_advance(w, t, y, h, t_eval, rtol, atol, max_steps, ys, us, ts, stats):
         for i in range(n):
             y[i] = ynew[i]
         if stats[STAT_K] >= n_t:
-            return STATUS_DONE, t, h_new
+            return _ros_codes.STATUS_DONE, t, h_new
         h = h_new
         have_jac = False
         if N_STOP > 0:
             for i in range(N_STOP):
                 g0[i] = g1[i]
         if not _ros_f0(t, y, w, m0, f0, stats, MASS_TIME_DEPENDENT):
-            return STATUS_NONFINITE, t, h
+            return _ros_codes.STATUS_NONFINITE, t, h

@@ -51,7 +51,15 @@ def _frozen(x: object, ndim: int) -> NDArray[np.float64]:
 
 
 @dataclass(frozen=True)
-class ButcherTableau:
+class _Method:
+    """What every tableau has: its name and the order of its propagating solution."""
+
+    name: str
+    order: int
+
+
+@dataclass(frozen=True)
+class ButcherTableau(_Method):
     """An explicit embedded Runge-Kutta pair with a continuous extension.
 
     Stages are numbered 0..s-1; for an FSAL pair the last stage is f(t + h, y_new).
@@ -86,8 +94,6 @@ class ButcherTableau:
         Order of the embedded solution (``order - 1``), used in the controller exponent.
     """
 
-    name: str
-    order: int
     c: NDArray[np.float64]
     a: NDArray[np.float64]
     b: NDArray[np.float64]
@@ -258,7 +264,7 @@ TSIT5 = _tableau(
 
 # --- Rodas5P [5], transformed form [6] ----------------------------------------------------------
 @dataclass(frozen=True)
-class RosenbrockTableau:
+class RosenbrockTableau(_Method):
     """A Rosenbrock-Wanner method in the transformed form of [6] Sec. IV.7.
 
     Stages ``(M/(gamma h) - J) k_i = f(t + c_i h, U_i) + M sum_j (C_ij / h) k_j + d_i h f_t``
@@ -284,8 +290,6 @@ class RosenbrockTableau:
         If an identity fails (an internal error: the coefficients are wrong).
     """
 
-    name: str
-    order: int
     gamma: float
     a: NDArray[np.float64]
     coupling: NDArray[np.float64]
@@ -295,6 +299,8 @@ class RosenbrockTableau:
     n_stages: int = field(init=False)
 
     def __post_init__(self) -> None:
+        for name, ndim in (("a", 2), ("coupling", 2), ("c", 1), ("d", 1), ("dense", 2)):
+            object.__setattr__(self, name, _frozen(getattr(self, name), ndim))  # read-only copies
         s = self.a.shape[0]
         object.__setattr__(self, "n_stages", s)
         # With Gamma = (diag(1/gamma) - C)^-1: alpha = a Gamma, b = m Gamma (m: the last row
@@ -406,11 +412,11 @@ def _rodas5p() -> RosenbrockTableau:
         name="rodas5p",
         order=5,
         gamma=_RP_GAMMA,
-        a=_frozen(_RP_A, 2),
-        coupling=_frozen(_RP_C, 2),
-        c=_frozen(_RP_CN, 1),
-        d=_frozen(_RP_D, 1),
-        dense=_frozen(_RP_H, 2),
+        a=_RP_A,
+        coupling=_RP_C,
+        c=_RP_CN,
+        d=_RP_D,
+        dense=_RP_H,
     )
 
 
