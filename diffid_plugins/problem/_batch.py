@@ -176,13 +176,30 @@ def batch_kernel(X, fixed, solver, cost, n_chunks, costs, statuses):  # noqa: N8
         Output: the status of each row.
     """
     n = X.shape[0]
-    n_t = fixed[3].shape[0]
+    no_values = np.empty((0, N_OUTPUTS))
     for c in prange(n_chunks):
         lo = (c * n) // n_chunks
         hi = ((c + 1) * n) // n_chunks
-        work = _bt_work(n_t)
-        for i in range(lo, hi):
-            costs[i], statuses[i] = _bt_row(X[i], fixed, solver, cost, work)
+        _bt_chunk(X, lo, hi, fixed, solver, cost, costs, statuses, no_values)
+
+
+@njit(cache=True, error_model="numpy")
+def _bt_chunk(X, lo, hi, fixed, solver, cost, costs, statuses, values):  # noqa: N803
+    """Score rows ``lo..hi-1`` of ``X`` with ``_bt_row`` on one work array (one ``prange``
+    task of ``batch_kernel`` / ``batch_outputs_kernel``). When ``values`` has rows (n,
+    N_OUTPUTS) it also receives each row's per-output costs (``_bt_cost_outputs``; ``inf`` in
+    every column of a failed row); ``batch_kernel`` passes an empty (0, N_OUTPUTS) array."""
+    n_t = fixed[3].shape[0]
+    work = _bt_work(n_t)
+    per_output = values.shape[0] > 0
+    for i in range(lo, hi):
+        costs[i], statuses[i] = _bt_row(X[i], fixed, solver, cost, work)
+        if per_output:
+            if math.isfinite(costs[i]):
+                _bt_cost_outputs(X[i], work[5], n_t, cost, values[i])
+            else:
+                for j in range(N_OUTPUTS):
+                    values[i, j] = math.inf
 
 
 # --- per-output costs (``Problem.evaluate_batch_per_output``) ---------------------------------
@@ -226,15 +243,7 @@ def batch_outputs_kernel(X, fixed, solver, cost, n_chunks, costs, statuses, valu
     sums of squares (the last work array) are then read for the per-output values.
     """
     n = X.shape[0]
-    n_t = fixed[3].shape[0]
     for c in prange(n_chunks):
         lo = (c * n) // n_chunks
         hi = ((c + 1) * n) // n_chunks
-        work = _bt_work(n_t)
-        for i in range(lo, hi):
-            costs[i], statuses[i] = _bt_row(X[i], fixed, solver, cost, work)
-            if math.isfinite(costs[i]):
-                _bt_cost_outputs(X[i], work[5], n_t, cost, values[i])
-            else:
-                for j in range(N_OUTPUTS):
-                    values[i, j] = math.inf
+        _bt_chunk(X, lo, hi, fixed, solver, cost, costs, statuses, values)
