@@ -81,8 +81,8 @@ class RestartingCMA:
         ``lambda_l = popsize * inc_popsize^n_large`` (``n_large`` large runs so far, the
         first included; for ``inc_popsize=2`` this is Hansen's ``(lambda_l / 2 /
         lambda_def)``) and step size ``sigma0 * 10^(-2 U2)``, ``U1, U2 ~ U[0, 1]``. Every
-        restart draws its mean uniformly in the box from the engine's generator. ``None``: one
-        run only.
+        restart draws its mean uniformly in the box from the engine's generator (or takes the
+        best point of a scout, see ``scout``). ``None``: one run only.
     max_restarts : int
         Restarts allowed (default 9); after the last run stops, ``done`` is True.
     inc_popsize : float
@@ -102,6 +102,14 @@ class RestartingCMA:
         defaults a run that reached the noise floor never stops, so it never restarts. The
         numerical rules ``noeffectaxis``, ``noeffectcoord``, ``tolxup`` and ``nofinite``
         always apply.
+    scout : int
+        Uniform draws evaluated before each restart (default 0: none). With ``scout > 0``
+        the generation after a run stops is a *scout*: ``scout`` points drawn uniformly in
+        the box (from the engine's generator); the next run's mean is the scout point of
+        lowest finite value (a uniform point when every one failed), its population and
+        step size those of the restart strategy. No scout follows the last run.
+    scout_first : bool
+        Also scout before the first run (default False; needs ``scout > 0`` and no ``x0``).
 
     Attributes
     ----------
@@ -109,17 +117,22 @@ class RestartingCMA:
     popsize : int
         Population of the current run: the number of rows of the next :meth:`ask`.
     generation, run_generation : int
-        Generations told in total, and in the current run.
+        Generations told in total (scouts included), and in the current run.
     n_restarts : int
         Restarts done so far.
     n_evals : int
-        Values told in total (failures included).
+        Values told in total (failures and scout points included).
+    scouting : bool
+        True when the next :meth:`ask` is a scout generation (``popsize == scout`` until it
+        is told).
     regime : str or None
         ``"large"``/``"small"`` under BIPOP, else ``None``.
     history : list of dict
         One dict per finished run: ``run`` (0-based), ``popsize``, ``generations``,
-        ``best_f`` (the run's best finite value, ``inf`` if none), ``reason`` (a stop reason)
-        and ``regime``.
+        ``best_f`` (the run's best finite value, ``inf`` if none), ``reason`` (a stop reason),
+        ``regime``, ``start`` (``"x0"``, ``"scout"`` or ``"uniform"``: where its mean came
+        from) and ``scout_best_f`` (the best value of the scout before it, ``inf`` if all
+        failed, ``None`` without one).
     best_x : ndarray, shape (d,), or None
         Best point told so far (all runs); ``best_f`` its value (``inf`` until a finite value
         is told).

@@ -20,8 +20,8 @@ optuna = pytest.importorskip("optuna")
 pytest.importorskip("cmaes")
 
 from optuna.storages import JournalStorage  # noqa: E402
-from optuna.trial import Trial  # noqa: E402
 from optuna.storages.journal import JournalFileBackend  # noqa: E402
+from optuna.trial import Trial  # noqa: E402
 
 from diffid_plugins import Problem, compile_model  # noqa: E402
 from diffid_plugins.errors import ArgumentError, ArgumentTypeError  # noqa: E402
@@ -77,7 +77,8 @@ def test_driver_records_a_scout_generation_as_one_batch_with_its_tags(problem: P
     ]
     scout = study.trials[9:]
     X = matrix(scout)
-    assert np.all((X >= np.array(TUTORIAL_BOX)[:, 0]) & (X <= np.array(TUTORIAL_BOX)[:, 1]))
+    lower, upper = np.array(TUTORIAL_BOX).T
+    assert np.all((lower <= X) & (upper >= X))
     values = np.array([np.inf if t.value is None else t.value for t in scout])
     assert np.array_equal(values, problem.evaluate_batch(X, n_threads=1))
     engine = next(iter(sampler.slots.values())).engine
