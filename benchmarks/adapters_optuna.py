@@ -15,19 +15,22 @@ A hit is an SSE <= 330 when the best point is evaluated again with an accurate s
 generator ``numpy.random.default_rng([seed, 1])``) instead of the geometric centre, which on
 this box lies near the optimum; it measures the restarts, not the start. ``--scout N`` sets
 ``CmaEsSampler(scout=N)`` (uniform draws before each restart; default the sampler's, 0 = off).
-``--ours-only`` skips Optuna's sampler and the overhead measurements.
+``--ours-only`` skips Optuna's sampler and the overhead measurements. ``--per-run N``
+prints only the per-run table behind ``DEFAULT_SCOUT``: N single CMA-ES runs per population
+(8, 16) and scout size, started at the best of the scout's uniform draws.
 
 Also measured: the per-trial overhead of ``study.optimize`` with a trivial objective
 (RandomSampler, ours, Optuna's CmaEsSampler), and the cost of recording a trial
 (ask/tell vs ``create_trial`` + storage).
 
 Run: ``PYTHONPATH=$PWD python benchmarks/adapters_optuna.py [--quick] [--seeds N]
-[--random-start] [--scout N] [--ours-only]``.
+[--random-start] [--scout N] [--ours-only] [--per-run N]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import statistics
 import time
@@ -206,6 +209,63 @@ def run(
     return rows
 
 
+def per_run(
+    n_runs: int = 100,
+    popsizes: Iterable[int] = (8, 16),
+    scouts: Iterable[int] = (0, 32, 64, 128, 256, 512, 1024),
+) -> list[dict[str, Any]]:
+    """One CMA-ES run per start (the sampler's settings, log box, no restarts): how often it
+    reaches the global basin (best SSE <= 330 at the fast tolerance) from the best of
+    ``scout`` uniform draws (``scout = 0``: from one uniform point)."""
+    from diffid_plugins.optim import RestartingCMA
+    from diffid_plugins.optuna._sampler import DEFAULT_SIGMA0, DEFAULT_STOP_RULES
+
+    fast, _ = _problems()
+    lo, hi = np.log(np.array(TUTORIAL_BOX, dtype=np.float64)).T
+
+    def f(Z: np.ndarray) -> np.ndarray:
+        return np.asarray(fast.evaluate_batch(np.exp(Z), n_threads=1), dtype=np.float64)
+
+    out = []
+    for popsize in popsizes:
+        for scout in scouts:
+            hits, evals = 0, []
+            for r in range(n_runs):
+                rng = np.random.default_rng([r, 99, scout])
+                if scout:
+                    Z = lo + rng.random((scout, 4)) * (hi - lo)
+                    x0 = Z[np.argmin(f(Z))]
+                else:
+                    x0 = lo + rng.random(4) * (hi - lo)
+                es = RestartingCMA(
+                    lo,
+                    hi,
+                    x0=x0,
+                    sigma0=DEFAULT_SIGMA0,
+                    popsize=popsize,
+                    restarts=None,
+                    seed=r,
+                    **DEFAULT_STOP_RULES,
+                )
+                while not es.done:
+                    X = es.ask()
+                    es.tell(X, f(X))
+                hits += es.best_f <= HIT
+                evals.append(es.n_evals + scout)
+            med = statistics.median(evals)
+            out.append(
+                {
+                    "popsize": popsize,
+                    "scout": scout,
+                    "hits": hits,
+                    "runs": n_runs,
+                    "median_evals": med,
+                    "evals_per_success": med * n_runs / hits if hits else math.inf,
+                }
+            )
+    return out
+
+
 def _table(rows: list[dict[str, Any]]) -> str:
     lines = [
         "| peer | hits | median study time (s) | median per trial (ms) | restarts |",
@@ -245,12 +305,28 @@ def main() -> None:
         help="ours starts at a log-uniform random x0 per seed (not the box centre)",
     )
     parser.add_argument(
-        "--scout", type=int, default=None, help="CmaEsSampler(scout=N); 0 = off (default: 64)"
+        "--scout", type=int, default=None, help="CmaEsSampler(scout=N); 0 = off (default: 256)"
     )
     parser.add_argument(
         "--ours-only", action="store_true", help="skip Optuna's sampler and the overheads"
     )
+    parser.add_argument(
+        "--per-run",
+        type=int,
+        default=0,
+        metavar="N",
+        help="only the per-run table: N single CMA-ES runs per (popsize, scout)",
+    )
     args = parser.parse_args()
+    if args.per_run:
+        print("| popsize | scout | runs reaching the basin | median evals | evals per success |")
+        print("|---|---|---|---|---|")
+        for r in per_run(args.per_run):
+            print(
+                f"| {r['popsize']} | {r['scout']} | {r['hits']}/{r['runs']} | "
+                f"{r['median_evals']:.0f} | {r['evals_per_success']:.0f} |"
+            )
+        return
     print(f"{os.cpu_count()} cores; load average (1 min) {os.getloadavg()[0]:.2f}")
     print(
         f"start: {'log-uniform random x0' if args.random_start else 'geometric centre'}; "

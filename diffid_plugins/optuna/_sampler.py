@@ -60,7 +60,7 @@ DEFAULT_SIGMA0 = 0.1
 DEFAULT_STOP_RULES: dict[str, Any] = {"tolfunrel": 1e-5, "tolx": 1e-3}
 #: Uniform draws of the scout generation before each restart (``docs/optuna.md``: measured
 #: on the seed tutorial; the engine's own default is 0, no scout).
-DEFAULT_SCOUT = 64
+DEFAULT_SCOUT = 256
 
 
 def _check_int(name: str, value: Any, low: int, allow_none: bool = True) -> None:
@@ -112,11 +112,11 @@ class CmaEsSampler(BaseSampler):
     scout : int, optional
         Uniform draws in the search box evaluated before each restart (one generation of
         ``scout`` trials, tagged ``"scout": 1`` in ``system_attrs["diffid_cma"]``); the next
-        run starts at the best of them (at a uniform point if all failed). Default 64
+        run starts at the best of them (at a uniform point if all failed). Default 256
         (:data:`DEFAULT_SCOUT`); 0 = no scout, restarts start at a uniform point. The first
         run always starts at ``x0``. Measured in ``docs/optuna.md``: on the seed tutorial a
-        run started at the best of 64 draws reaches the global basin more often than one
-        started at a single uniform point.
+        run started at the best of 256 draws reaches the global basin in 88-91 % of runs,
+        one started at a uniform point in 64-71 %.
     seed : int, optional
         Seeds the engines (one per island, derived from ``(seed, island)``) and the default
         independent sampler.
