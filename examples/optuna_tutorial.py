@@ -18,7 +18,8 @@ from diffid_plugins.optuna import CmaEsSampler, optimize
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 # 1. the batch driver on the tutorial problem, all defaults: log-scaled search (the bounds are
-#    positive) from the geometric centre of the box, IPOP restarts
+#    positive) from the geometric centre of the box, IPOP restarts, each started at the best
+#    of 256 uniform draws in the box (a "scout" generation; CmaEsSampler(scout=0) turns it off)
 problem = Problem(compile_model(tutorial_text()), tutorial_data(), bounds=TUTORIAL_BOX)
 sampler = CmaEsSampler(seed=0)
 study = optuna.create_study(sampler=sampler)
@@ -28,7 +29,10 @@ for name, true in zip(problem.parameter_names, TUTORIAL_TRUE, strict=True):
     print(f"  {name} = {study.best_params[name]:.4f}   (true {true})")
 print(
     "restarts:",
-    [(h["popsize"], h["reason"]) for h in next(iter(sampler.slots.values())).engine.history],
+    [
+        (h["popsize"], h["reason"], h["start"])
+        for h in next(iter(sampler.slots.values())).engine.history
+    ],
 )
 
 

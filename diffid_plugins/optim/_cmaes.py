@@ -81,8 +81,8 @@ class RestartingCMA:
         ``lambda_l = popsize * inc_popsize^n_large`` (``n_large`` large runs so far, the
         first included; for ``inc_popsize=2`` this is Hansen's ``(lambda_l / 2 /
         lambda_def)``) and step size ``sigma0 * 10^(-2 U2)``, ``U1, U2 ~ U[0, 1]``. Every
-        restart draws its mean uniformly in the box from the engine's generator. ``None``: one
-        run only.
+        restart draws its mean uniformly in the box from the engine's generator (or takes the
+        best point of a scout, see ``scout``). ``None``: one run only.
     max_restarts : int
         Restarts allowed (default 9); after the last run stops, ``done`` is True.
     inc_popsize : float
@@ -102,6 +102,14 @@ class RestartingCMA:
         defaults a run that reached the noise floor never stops, so it never restarts. The
         numerical rules ``noeffectaxis``, ``noeffectcoord``, ``tolxup`` and ``nofinite``
         always apply.
+    scout : int
+        Uniform draws evaluated before each restart (default 0: none). With ``scout > 0``
+        the generation after a run stops is a *scout*: ``scout`` points drawn uniformly in
+        the box (from the engine's generator); the next run's mean is the scout point of
+        lowest finite value (a uniform point when every one failed), its population and
+        step size those of the restart strategy. No scout follows the last run.
+    scout_first : bool
+        Also scout before the first run (default False; needs ``scout > 0`` and no ``x0``).
 
     Attributes
     ----------
@@ -109,17 +117,22 @@ class RestartingCMA:
     popsize : int
         Population of the current run: the number of rows of the next :meth:`ask`.
     generation, run_generation : int
-        Generations told in total, and in the current run.
+        Generations told in total (scouts included), and in the current run.
     n_restarts : int
         Restarts done so far.
     n_evals : int
-        Values told in total (failures included).
+        Values told in total (failures and scout points included).
+    scouting : bool
+        True when the next :meth:`ask` is a scout generation (``popsize == scout`` until it
+        is told).
     regime : str or None
         ``"large"``/``"small"`` under BIPOP, else ``None``.
     history : list of dict
         One dict per finished run: ``run`` (0-based), ``popsize``, ``generations``,
-        ``best_f`` (the run's best finite value, ``inf`` if none), ``reason`` (a stop reason)
-        and ``regime``.
+        ``best_f`` (the run's best finite value, ``inf`` if none), ``reason`` (a stop reason),
+        ``regime``, ``start`` (``"x0"``, ``"scout"`` or ``"uniform"``: where its mean came
+        from) and ``scout_best_f`` (the best value of the scout before it, ``inf`` if all
+        failed, ``None`` without one).
     best_x : ndarray, shape (d,), or None
         Best point told so far (all runs); ``best_f`` its value (``inf`` until a finite value
         is told).
@@ -163,6 +176,8 @@ class RestartingCMA:
         stagnation: bool = True,
         max_condition: float = 1e14,
         tolfunrel: float = 0.0,
+        scout: int = 0,
+        scout_first: bool = False,
     ) -> None:
         self._lower, self._upper = as_box(lower, upper)
         self._width = self._upper - self._lower
@@ -189,6 +204,23 @@ class RestartingCMA:
             max_condition=as_positive("max_condition", max_condition, minimum=1.0),
             tolfunrel=as_positive("tolfunrel", tolfunrel, inclusive=True),
         )
+        self._scout = as_count("scout", scout, minimum=0)
+        if not isinstance(scout_first, bool | np.bool_):
+            raise ArgumentTypeError(
+                f"scout_first={scout_first!r} is not a bool; pass True or False"
+            )
+        if scout_first and self._scout == 0:
+            raise ArgumentError(
+                "scout_first=True with scout=0; give the number of uniform draws of the "
+                "scout generation (e.g. scout=64), or leave scout_first False"
+            )
+        if scout_first and self._x0 is not None:
+            raise ArgumentError(
+                f"scout_first=True and x0={list(self._x0)!r} both choose the first mean; "
+                "pass x0 to start there, or scout_first=True without x0 to start at the best "
+                "scout point"
+            )
+        self._scout_first = bool(scout_first)
         self._rng = np.random.Generator(np.random.PCG64(seed))
         self.generation = 0
         self.run_generation = 0
@@ -205,8 +237,12 @@ class RestartingCMA:
         self._trace = RunTrace([], [])
         self._pending: np.ndarray | None = None  # asked generation, normalised (popsize, d)
         self._pending_x: np.ndarray | None = None  # the same rows in box units
+        self.scouting = False
+        self._next_run: tuple[float, int] | None = None  # (sigma, popsize) after the scout
         x0n = np.full(self.n_dim, 0.5) if self._x0 is None else self._normalise(self._x0)
-        self._start_run(x0n, self._sigma0, self._popsize0)
+        self._start_run(x0n, self._sigma0, self._popsize0, start="x0")
+        if self._scout_first:
+            self._begin_scout(self._sigma0, self._popsize0)
 
     # -- coordinates -------------------------------------------------------------------------
 
@@ -231,7 +267,15 @@ class RestartingCMA:
 
     # -- runs ---------------------------------------------------------------------------------
 
-    def _start_run(self, mean: np.ndarray, sigma: float, popsize: int) -> None:
+    def _start_run(
+        self,
+        mean: np.ndarray,
+        sigma: float,
+        popsize: int,
+        *,
+        start: str,
+        scout_best_f: float | None = None,
+    ) -> None:
         import cmaes
 
         # popsize 2 and 3 have one parent (mu_eff = 1), so cmaes' rank-mu rate is 0 and two of
@@ -244,6 +288,14 @@ class RestartingCMA:
         self.run_generation = 0
         self._run_best = math.inf
         self._trace = RunTrace([], [])
+        self._run_start = start
+        self._run_scout_f = scout_best_f
+
+    def _begin_scout(self, sigma: float, popsize: int) -> None:
+        """Make the next generation the scout of the run with ``sigma`` and ``popsize``."""
+        self.scouting = True
+        self._next_run = (float(sigma), int(popsize))
+        self.popsize = self._scout
 
     def _end_run(self, reason: str) -> None:
         self.history.append(
@@ -254,12 +306,15 @@ class RestartingCMA:
                 "best_f": self._run_best,
                 "reason": reason,
                 "regime": self.regime,
+                "start": self._run_start,
+                "scout_best_f": self._run_scout_f,
             }
         )
         if self._restarts is None or self.n_restarts >= self._max_restarts:
             self.done = True
             return
-        mean = self._rng.random(self.n_dim)
+        # without a scout the mean is drawn first (the stream of the engine before scouts)
+        mean = None if self._scout else self._rng.random(self.n_dim)
         sigma = self._sigma0
         k = self.n_restarts + 1
         if self._restarts == "ipop":
@@ -276,7 +331,10 @@ class RestartingCMA:
                 popsize = int(self._popsize0 * self._inc**self._n_large)
                 self._n_large += 1
         self.n_restarts = k
-        self._start_run(mean, sigma, max(popsize, 2))
+        if mean is None:
+            self._begin_scout(sigma, max(popsize, 2))
+        else:
+            self._start_run(mean, sigma, max(popsize, 2), start="uniform")
 
     # -- ask / tell ---------------------------------------------------------------------------
 
@@ -302,7 +360,11 @@ class RestartingCMA:
                 f"{self.history[-1]['reason']!r}); build a new RestartingCMA, or allow more "
                 "runs with max_restarts"
             )
-        if self._pending_x is None:
+        if self._pending_x is None and self.scouting:
+            z = self._rng.random((self.popsize, self.n_dim))  # uniform in [0, 1)^d
+            self._pending = z
+            self._pending_x = self._to_box(z)
+        elif self._pending_x is None:
             cma = self._cma
             B, D = cma._eigen_decomposition()
             noise = self._rng.standard_normal((self.popsize, self.n_dim))
@@ -357,6 +419,9 @@ class RestartingCMA:
         z = self._pending
         key = np.where(np.isfinite(v), v, np.inf)
         order = np.argsort(key, kind="stable")
+        if self.scouting:
+            self._tell_scout(z, Xa, key, int(order[0]))
+            return
         ranks = np.empty(self.popsize, dtype=np.int64)
         ranks[order] = np.arange(self.popsize)
         self._cma.tell([(z[i], float(ranks[i])) for i in range(self.popsize)])
@@ -396,6 +461,25 @@ class RestartingCMA:
         if reason is not None:
             self._end_run(reason)
 
+    def _tell_scout(self, z: np.ndarray, X: np.ndarray, key: np.ndarray, best_i: int) -> None:
+        """Start the next run at the best scout point (a uniform point if all failed)."""
+        self._pending = self._pending_x = None
+        self.generation += 1
+        self.n_evals += self.popsize
+        scout_f = float(key[best_i])
+        if scout_f < self.best_f:
+            self.best_f = scout_f
+            self.best_x = X[best_i].copy()
+        assert self._next_run is not None
+        sigma, popsize = self._next_run
+        self.scouting = False
+        self._next_run = None
+        if math.isfinite(scout_f):
+            mean, start = z[best_i].copy(), "scout"
+        else:  # every scout point failed: no information, start anywhere
+            mean, start = self._rng.random(self.n_dim), "uniform"
+        self._start_run(mean, sigma, popsize, start=start, scout_best_f=scout_f)
+
     # -- state ----------------------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, Any]:
@@ -423,6 +507,8 @@ class RestartingCMA:
             "stagnation": self._rules.stagnation,
             "max_condition": f(self._rules.max_condition),
             "tolfunrel": f(self._rules.tolfunrel),
+            "scout": self._scout,
+            "scout_first": self._scout_first,
         }
         return {
             "format": _FORMAT,
@@ -442,7 +528,13 @@ class RestartingCMA:
             "run_best": f(self._run_best),
             "best_f": f(self.best_f),
             "best_x": None if self.best_x is None else [f(v) for v in self.best_x],
-            "history": [{**h, "best_f": f(h["best_f"])} for h in self.history],
+            "history": [_encode_run(h) for h in self.history],
+            "run_start": self._run_start,
+            "run_scout_f": None if self._run_scout_f is None else f(self._run_scout_f),
+            "scouting": self.scouting,
+            "next_run": None
+            if self._next_run is None
+            else [f(self._next_run[0]), self._next_run[1]],
             "trace": {
                 "best": [f(v) for v in self._trace.best],
                 "median": [f(v) for v in self._trace.median],
@@ -504,6 +596,8 @@ class RestartingCMA:
             stagnation=c["stagnation"],
             max_condition=fl(c["max_condition"]),
             tolfunrel=fl(c.get("tolfunrel", 0.0)),  # absent in states written before it
+            scout=c.get("scout", 0),  # absent in states written before scouts
+            scout_first=c.get("scout_first", False),
         )
         es.popsize = int(state["popsize"])
         es.generation = int(state["generation"])
@@ -521,15 +615,21 @@ class RestartingCMA:
         es._run_best = fl(state["run_best"])
         es.best_f = fl(state["best_f"])
         es.best_x = None if state["best_x"] is None else np.array([fl(v) for v in state["best_x"]])
-        es.history = [{**h, "best_f": fl(h["best_f"])} for h in state["history"]]
+        es.history = [_decode_run(h) for h in state["history"]]
+        es._run_start = state.get("run_start", "x0" if es.n_restarts == 0 else "uniform")
+        scout_f = state.get("run_scout_f")
+        es._run_scout_f = None if scout_f is None else fl(scout_f)
+        es.scouting = bool(state.get("scouting", False))
+        nxt = state.get("next_run")
+        es._next_run = None if nxt is None else (fl(nxt[0]), int(nxt[1]))
         es._trace = RunTrace(
             [fl(v) for v in state["trace"]["best"]], [fl(v) for v in state["trace"]["median"]]
         )
         es._rng = _state.decode_rng(state["rng"])
         with np.errstate(divide="ignore"):
             ref = cmaes.CMA(
-                mean=np.full(es.n_dim, 0.5), sigma=0.1, population_size=es.popsize, seed=0
-            )
+                mean=np.full(es.n_dim, 0.5), sigma=0.1, population_size=2, seed=0
+            )  # only its attribute names are read
         es._cma = _state.decode_cma(state["cma"], ref)
         if state["pending"] is None:
             es._pending = es._pending_x = None
@@ -537,6 +637,20 @@ class RestartingCMA:
             es._pending = _state.decode_array(state["pending"])
             es._pending_x = es._to_box(es._pending)
         return es
+
+
+def _encode_run(h: dict[str, Any]) -> dict[str, Any]:
+    out = {**h, "best_f": _state.encode_float(h["best_f"])}
+    if h.get("scout_best_f") is not None:
+        out["scout_best_f"] = _state.encode_float(h["scout_best_f"])
+    return out
+
+
+def _decode_run(h: dict[str, Any]) -> dict[str, Any]:
+    out = {**h, "best_f": _state.decode_float(h["best_f"])}
+    if h.get("scout_best_f") is not None:
+        out["scout_best_f"] = _state.decode_float(h["scout_best_f"])
+    return out
 
 
 def _float_array(name: str, value: ArrayLike) -> np.ndarray:

@@ -58,6 +58,9 @@ DEFAULT_SIGMA0 = 0.1
 #: a relative precision, so the engine's absolute 1e-11 tolerances never fire and a run
 #: stuck in a local minimum never restarts (``docs/optuna.md``).
 DEFAULT_STOP_RULES: dict[str, Any] = {"tolfunrel": 1e-5, "tolx": 1e-3}
+#: Uniform draws of the scout generation before each restart (``docs/optuna.md``: measured
+#: on the seed tutorial; the engine's own default is 0, no scout).
+DEFAULT_SCOUT = 256
 
 
 def _check_int(name: str, value: Any, low: int, allow_none: bool = True) -> None:
@@ -106,6 +109,14 @@ class CmaEsSampler(BaseSampler):
         ``tolx=1e-3`` box widths; the rest are the engine's (``tolfun=1e-11``, stagnation
         on, ``max_condition=1e14``). Pass e.g. ``{"tolfunrel": 0, "tolx": 1e-11}`` for the
         engine's (Hansen's) tolerances.
+    scout : int, optional
+        Uniform draws in the search box evaluated before each restart (one generation of
+        ``scout`` trials, tagged ``"scout": 1`` in ``system_attrs["diffid_cma"]``); the next
+        run starts at the best of them (at a uniform point if all failed). Default 256
+        (:data:`DEFAULT_SCOUT`); 0 = no scout, restarts start at a uniform point. The first
+        run always starts at ``x0``. Measured in ``docs/optuna.md``: on the seed tutorial a
+        run started at the best of 256 draws reaches the global basin in 88-91 % of runs,
+        one started at a uniform point in 64-71 %.
     seed : int, optional
         Seeds the engines (one per island, derived from ``(seed, island)``) and the default
         independent sampler.
@@ -143,6 +154,7 @@ class CmaEsSampler(BaseSampler):
         max_restarts: int = 9,
         inc_popsize: float = 2.0,
         stop_rules: Mapping[str, Any] | None = None,
+        scout: int | None = None,
         seed: int | None = None,
         island: int | None = None,
         independent_sampler: BaseSampler | None = None,
@@ -165,6 +177,7 @@ class CmaEsSampler(BaseSampler):
         if restarts not in _RESTARTS:
             raise ArgumentError(f"`restarts` must be 'ipop', 'bipop' or None, got {restarts!r}.")
         _check_int("max_restarts", max_restarts, 0, allow_none=False)
+        _check_int("scout", scout, 0)
         _check_int("seed", seed, 0)
         _check_int("island", island, 0)
         unknown = sorted(set(stop_rules or {}) - set(_STOP_RULES))
@@ -187,6 +200,7 @@ class CmaEsSampler(BaseSampler):
             "restarts": restarts,
             "max_restarts": max_restarts,
             "inc_popsize": float(inc_popsize),
+            "scout": DEFAULT_SCOUT if scout is None else int(scout),
             **DEFAULT_STOP_RULES,
             **dict(stop_rules or {}),
         }

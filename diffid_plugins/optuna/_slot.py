@@ -11,7 +11,9 @@ Storage layout (``store_state_in_storage=True``): after every tell the engine's
 a few kB for d <= 10, written once per generation, never per trial). Each trial sampled from
 an engine carries one system attribute ``diffid_cma`` = ``{"island", "run", "generation",
 "popsize", "row"}`` (``run`` counts restarts: it grows, with ``popsize`` under IPOP, when the
-engine restarts).
+engine restarts). Rows of a scout generation (uniform draws in the box that choose the mean of
+the next run, ``RestartingCMA(scout=...)``) also carry ``"scout": 1``; their ``run`` is the
+run they start and ``popsize`` the number of draws.
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ class Slot:
         self.known: NDArray[np.bool_] | None = None  # (popsize,) which rows have a result
         self.todo: list[int] = []  # rows of the open generation not handed out yet
         self.serial = 0  # generations opened by this slot (tells stale results apart)
-        self.tag: dict[str, int] = {}
+        self.tag: dict[str, int] = {}  # the diffid_cma attribute of the open generation
         self.surplus = 0  # trials asked while every row of the open generation was out
         self.start: NDArray[np.float64] | None = None  # first mean (d,), for a new engine
         self.needs_scan = False  # loaded from storage: adopt rows recorded by a previous run
@@ -89,6 +91,8 @@ class Slot:
             "generation": int(self.engine.generation),
             "popsize": len(X),
         }
+        if getattr(self.engine, "scouting", False):
+            self.tag["scout"] = 1
         return True
 
     def take(self, k: int) -> list[int]:

@@ -78,16 +78,18 @@ def test_first_generation_is_around_x0() -> None:
 
 
 def test_ipop_restarts_grow_the_population_in_system_attrs() -> None:
-    sampler = CmaEsSampler(seed=1, stop_rules={"tolfun": 1e-3, "tolx": 1e-3})
+    sampler = CmaEsSampler(seed=1, stop_rules={"tolfun": 1e-3, "tolx": 1e-3}, scout=20)
     study = optuna.create_study(sampler=sampler)
     study.optimize(sphere2, n_trials=600)
     tags = [t.system_attrs["diffid_cma"] for t in cma_trials(study)]
-    popsize_of_run = {a["run"]: a["popsize"] for a in tags}
+    # scout trials (uniform draws before each restart) carry "scout": 1 and popsize = scout
+    popsize_of_run = {a["run"]: a["popsize"] for a in tags if "scout" not in a}
+    assert {a["popsize"] for a in tags if "scout" in a} == {20}
     assert len(popsize_of_run) >= 3, popsize_of_run
     for run in range(1, len(popsize_of_run)):
         assert popsize_of_run[run] == 2 * popsize_of_run[run - 1]
     engine = next(iter(sampler.slots.values())).engine
-    assert engine.n_restarts == max(popsize_of_run)
+    assert engine.n_restarts == max(a["run"] for a in tags)
     assert [h["popsize"] for h in engine.history] == [
         popsize_of_run[r] for r in range(len(engine.history))
     ]
