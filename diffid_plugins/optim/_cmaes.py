@@ -42,14 +42,11 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ..errors import ArgumentError, ArgumentTypeError
-from . import _state
+from . import _engine_state
 from ._stops import STAGNATION_MAX, RunTrace, StopRules, stop_reason
 from ._validation import as_box, as_count, as_positive, as_restarts, as_x0
 
 __all__ = ["RestartingCMA"]
-
-_FORMAT = "diffid_plugins.optim.RestartingCMA"
-_FORMAT_VERSION = 1
 
 
 def _default_popsize(n_dim: int) -> int:
@@ -489,60 +486,7 @@ class RestartingCMA:
         strings (``"inf"``), so ``json.dumps(state, allow_nan=False)`` works.
         :meth:`from_state` continues bit for bit, also between :meth:`ask` and :meth:`tell`.
         """
-        import cmaes
-
-        f = _state.encode_float
-        config = {
-            "lower": [f(v) for v in self._lower],
-            "upper": [f(v) for v in self._upper],
-            "x0": None if self._x0 is None else [f(v) for v in self._x0],
-            "sigma0": f(self._sigma0),
-            "popsize": self._popsize0,
-            "restarts": self._restarts,
-            "max_restarts": self._max_restarts,
-            "inc_popsize": f(self._inc),
-            "seed": self._seed,
-            "tolfun": f(self._rules.tolfun),
-            "tolx": f(self._rules.tolx),
-            "stagnation": self._rules.stagnation,
-            "max_condition": f(self._rules.max_condition),
-            "tolfunrel": f(self._rules.tolfunrel),
-            "scout": self._scout,
-            "scout_first": self._scout_first,
-        }
-        return {
-            "format": _FORMAT,
-            "version": _FORMAT_VERSION,
-            "cmaes_version": str(getattr(cmaes, "__version__", "unknown")),
-            "config": config,
-            "popsize": self.popsize,
-            "generation": self.generation,
-            "run_generation": self.run_generation,
-            "n_restarts": self.n_restarts,
-            "n_evals": self.n_evals,
-            "done": self.done,
-            "regime": self.regime,
-            "n_large": self._n_large,
-            "budget": dict(self._budget),
-            "run_sigma0": f(self._run_sigma0),
-            "run_best": f(self._run_best),
-            "best_f": f(self.best_f),
-            "best_x": None if self.best_x is None else [f(v) for v in self.best_x],
-            "history": [_encode_run(h) for h in self.history],
-            "run_start": self._run_start,
-            "run_scout_f": None if self._run_scout_f is None else f(self._run_scout_f),
-            "scouting": self.scouting,
-            "next_run": None
-            if self._next_run is None
-            else [f(self._next_run[0]), self._next_run[1]],
-            "trace": {
-                "best": [f(v) for v in self._trace.best],
-                "median": [f(v) for v in self._trace.median],
-            },
-            "pending": None if self._pending is None else _state.encode_array(self._pending),
-            "rng": _state.encode_rng(self._rng),
-            "cma": _state.encode_cma(self._cma),
-        }
+        return _engine_state.snapshot(self)
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> RestartingCMA:
@@ -555,102 +499,7 @@ class RestartingCMA:
             When ``state`` is not a state of this class (wrong ``format`` or ``version``, or
             written by an incompatible ``cmaes`` version).
         """
-        if not isinstance(state, dict) or state.get("format") != _FORMAT:
-            got = state.get("format") if isinstance(state, dict) else type(state).__name__
-            raise ArgumentError(
-                f"state has format {got!r}; expected {_FORMAT!r} (a RestartingCMA.state_dict())"
-            )
-        if state.get("version") != _FORMAT_VERSION:
-            raise ArgumentError(
-                f"state['version'] = {state.get('version')!r}; this release reads version "
-                f"{_FORMAT_VERSION}"
-            )
-        try:
-            return cls._restore(state)
-        except (KeyError, TypeError, ValueError) as exc:
-            if isinstance(exc, ArgumentError):
-                raise
-            raise ArgumentError(
-                f"state is incomplete or corrupt ({type(exc).__name__}: {exc}); pass a dict "
-                "returned by RestartingCMA.state_dict()"
-            ) from exc
-
-    @classmethod
-    def _restore(cls, state: dict[str, Any]) -> RestartingCMA:
-        import cmaes
-
-        c = dict(state["config"])
-        fl = _state.decode_float
-        es = cls(
-            [fl(v) for v in c.pop("lower")],
-            [fl(v) for v in c.pop("upper")],
-            x0=None if c["x0"] is None else [fl(v) for v in c.pop("x0")],
-            sigma0=fl(c["sigma0"]),
-            popsize=c["popsize"],
-            restarts=c["restarts"],
-            max_restarts=c["max_restarts"],
-            inc_popsize=fl(c["inc_popsize"]),
-            seed=c["seed"],
-            tolfun=fl(c["tolfun"]),
-            tolx=fl(c["tolx"]),
-            stagnation=c["stagnation"],
-            max_condition=fl(c["max_condition"]),
-            tolfunrel=fl(c.get("tolfunrel", 0.0)),  # absent in states written before it
-            scout=c.get("scout", 0),  # absent in states written before scouts
-            scout_first=c.get("scout_first", False),
-        )
-        es.popsize = int(state["popsize"])
-        es.generation = int(state["generation"])
-        es.run_generation = int(state["run_generation"])
-        es.n_restarts = int(state["n_restarts"])
-        es.n_evals = int(state["n_evals"])
-        es.done = bool(state["done"])
-        es.regime = state["regime"]
-        es._n_large = int(state["n_large"])
-        es._budget = {
-            "large": int(state["budget"]["large"]),
-            "small": int(state["budget"]["small"]),
-        }
-        es._run_sigma0 = fl(state["run_sigma0"])
-        es._run_best = fl(state["run_best"])
-        es.best_f = fl(state["best_f"])
-        es.best_x = None if state["best_x"] is None else np.array([fl(v) for v in state["best_x"]])
-        es.history = [_decode_run(h) for h in state["history"]]
-        es._run_start = state.get("run_start", "x0" if es.n_restarts == 0 else "uniform")
-        scout_f = state.get("run_scout_f")
-        es._run_scout_f = None if scout_f is None else fl(scout_f)
-        es.scouting = bool(state.get("scouting", False))
-        nxt = state.get("next_run")
-        es._next_run = None if nxt is None else (fl(nxt[0]), int(nxt[1]))
-        es._trace = RunTrace(
-            [fl(v) for v in state["trace"]["best"]], [fl(v) for v in state["trace"]["median"]]
-        )
-        es._rng = _state.decode_rng(state["rng"])
-        with np.errstate(divide="ignore"):
-            ref = cmaes.CMA(
-                mean=np.full(es.n_dim, 0.5), sigma=0.1, population_size=2, seed=0
-            )  # only its attribute names are read
-        es._cma = _state.decode_cma(state["cma"], ref)
-        if state["pending"] is None:
-            es._pending = es._pending_x = None
-        else:
-            es._pending = _state.decode_array(state["pending"])
-            es._pending_x = es._to_box(es._pending)
-        return es
-
-
-def _encode_run(h: dict[str, Any]) -> dict[str, Any]:
-    out = {**h, "best_f": _state.encode_float(h["best_f"])}
-    if h.get("scout_best_f") is not None:
-        out["scout_best_f"] = _state.encode_float(h["scout_best_f"])
-    return out
-
-
-def _decode_run(h: dict[str, Any]) -> dict[str, Any]:
-    out = {**h, "best_f": _state.decode_float(h["best_f"])}
-    if h.get("scout_best_f") is not None:
-        out["scout_best_f"] = _state.decode_float(h["scout_best_f"])
-    return out
+        return _engine_state.load(cls, state)
 
 
 def _float_array(name: str, value: ArrayLike) -> np.ndarray:
