@@ -10,9 +10,7 @@ use.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from diffid_plugins._lazy import lazy_exports
 from diffid_plugins.diffsl import CompiledModel, check_model
 from diffid_plugins.errors import (
     ArgumentError,
@@ -58,14 +56,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'diffid_plugins' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _LAZY)

@@ -41,6 +41,8 @@ FORBIDDEN: dict[str, set[str]] = {
     "_status_codes": _ODE_STACK | _ASSEMBLY | _ADAPTERS | {"parallel", "cli", "errors"},
     "errors": _ODE_STACK | _ASSEMBLY | _ADAPTERS | {"parallel", "cli"},
     "_codecache": _ODE_STACK | _ASSEMBLY | _ADAPTERS | {"parallel", "cli"},
+    # the lazy-export helper of the package __init__ files sits below every layer
+    "_lazy": _ODE_STACK | _ASSEMBLY | _ADAPTERS | {"parallel", "optim", "nested", "errors", "cli"},
     "_templates": _ODE_STACK | _ASSEMBLY | _ADAPTERS | {"parallel", "cli"},
     "examples": _ODE_STACK | _ASSEMBLY | _ADAPTERS | {"parallel", "cli"},
     "_kernels": _ADAPTERS | {"cli"},

@@ -125,14 +125,19 @@ def _template(
         return optuna.trial.create_trial(
             params=params, distributions=space, value=cost, system_attrs={ATTR: attrs}
         )
-    info = describe_status(status)
     return optuna.trial.create_trial(
         state=TrialState.FAIL,
         params=params,
         distributions=space,
-        user_attrs={"status": int(status), "status_name": info.name, "message": info.message},
+        user_attrs=_failure_attrs(status),
         system_attrs={ATTR: attrs},
     )
+
+
+def _failure_attrs(status: int) -> dict[str, Any]:
+    """``user_attrs`` of a failed row: its status code, the code's name and message."""
+    info = describe_status(int(status))
+    return {"status": int(status), "status_name": info.name, "message": info.message}
 
 
 class _Recorder:
@@ -178,14 +183,17 @@ class _Recorder:
     def finished(self, ids: list[int], costs: np.ndarray) -> None:
         """Count recorded trials; run the callbacks on them; advance the bar."""
         storage = self.study._storage
-        self.count += len(ids)
-        if self.callbacks:
-            for trial_id in ids:
-                frozen = storage.get_trial(trial_id)
-                for callback in self.callbacks:
-                    callback(self.study, frozen)
+        frozen = [storage.get_trial(i) for i in ids] if self.callbacks else []
+        self.notify(len(ids), frozen, costs)
+
+    def notify(self, n: int, frozen: list[FrozenTrial], costs: np.ndarray) -> None:
+        """Count ``n`` recorded trials; run the callbacks on ``frozen``; advance the bar."""
+        self.count += n
+        for trial in frozen:
+            for callback in self.callbacks:
+                callback(self.study, trial)
         if self.bar is not None:
-            self.bar.update(len(ids))
+            self.bar.update(n)
             finite = costs[np.isfinite(costs)]
             if finite.size:
                 self.bar.set_postfix(batch_best=float(finite.min()))
@@ -412,10 +420,8 @@ def _finish_start(
     if math.isfinite(cost):
         storage.set_trial_state_values(trial_id, TrialState.COMPLETE, [float(cost)])
     else:
-        info = describe_status(int(status))
-        storage.set_trial_user_attr(trial_id, "status", int(status))
-        storage.set_trial_user_attr(trial_id, "status_name", info.name)
-        storage.set_trial_user_attr(trial_id, "message", info.message)
+        for key, value in _failure_attrs(status).items():
+            storage.set_trial_user_attr(trial_id, key, value)
         storage.set_trial_state_values(trial_id, TrialState.FAIL)
 
 
@@ -442,14 +448,7 @@ def _run_foreign(
             if math.isfinite(cost):
                 frozen.append(study.tell(t, cost))
             else:
-                info = describe_status(int(status))
-                t.set_user_attr("status", int(status))
-                t.set_user_attr("status_name", info.name)
-                t.set_user_attr("message", info.message)
+                for key, value in _failure_attrs(status).items():
+                    t.set_user_attr(key, value)
                 frozen.append(study.tell(t, state=TrialState.FAIL))
-        recorder.count += len(frozen)
-        for ft in frozen:
-            for callback in recorder.callbacks:
-                callback(study, ft)
-        if recorder.bar is not None:
-            recorder.bar.update(len(frozen))
+        recorder.notify(len(frozen), frozen, np.asarray(costs, dtype=np.float64))

@@ -11,9 +11,7 @@ after a generated model so that numba caches the solver specialised to each mode
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from diffid_plugins._lazy import lazy_exports
 from diffid_plugins.solvers._protocols import KernelModel
 from diffid_plugins.solvers._status import Status
 
@@ -40,14 +38,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'diffid_plugins.solvers' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _LAZY)

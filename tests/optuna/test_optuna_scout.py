@@ -28,27 +28,12 @@ from diffid_plugins.errors import ArgumentError, ArgumentTypeError  # noqa: E402
 from diffid_plugins.examples import TUTORIAL_BOX, tutorial_data, tutorial_text  # noqa: E402
 from diffid_plugins.optuna import CmaEsSampler, optimize  # noqa: E402
 from diffid_plugins.optuna._sampler import DEFAULT_SCOUT  # noqa: E402
+from tests._fixtures.counting import Counting  # noqa: E402
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 NAMES = ["a", "b", "d", "g"]
 POPSIZE = 8  # 4 + floor(3 ln 4)
 ONE_GENERATION = {"tolx": 1.0}
-
-
-class Counting:
-    """A ProblemLike that forwards to a problem and counts ``evaluate_batch`` calls."""
-
-    def __init__(self, problem: Any) -> None:
-        self.problem = problem
-        self.parameter_names = problem.parameter_names
-        self.n_params = problem.n_params
-        self.bounds = problem.bounds
-        self.x0 = problem.x0
-        self.calls: list[int] = []
-
-    def evaluate_batch(self, X: Any, n_threads: Any = None, **kwargs: Any) -> Any:  # noqa: N803
-        self.calls.append(len(X))
-        return self.problem.evaluate_batch(X, n_threads=n_threads, **kwargs)
 
 
 @pytest.fixture(scope="module")
