@@ -52,8 +52,10 @@ SOLVER_CHECK_KEYS: tuple[str, ...] = (
 points re-evaluated at the tighter tolerance ``rtol_check``, against the run's ``logzerr``."""
 
 _REQUIRED = ("samples_u", "samples_id", "logl", "samples")
-_FLOAT_SAMPLE = ("logl", "logz", "logzerr", "logwt", "logvol", "information", "scale")
-_INT_SAMPLE = ("samples_it", "samples_id", "samples_n", "samples_batch", "samples_bound")
+_FLOAT_SAMPLE = ("logl", "logz", "logzerr", "logwt", "logvol", "information")
+_INT_SAMPLE = ("samples_it", "samples_id", "samples_n", "samples_batch")
+# not length-checked: dynesty's bound fields (scale, samples_bound, bound_iter) and blob have one
+# entry per iteration, not per sample, in a static run with the final live points added
 _POINTS = ("samples", "samples_u", "samples_v")
 _INT_SCALARS = ("niter", "nlive")
 _FLOAT_SCALARS = ("eff", "logzerr_single", "logzerr_bootstrap", "n_effective", "wall_time")
@@ -128,9 +130,9 @@ def _coerce(name: str, value: Any) -> Any:
     """One field's value in its stored form (copied; arrays float64/int64)."""
     if name in _POINTS:
         return _float_array(name, value, 2)
-    if name in _FLOAT_SAMPLE or name == "logz_bootstrap":
+    if name in _FLOAT_SAMPLE or name in ("logz_bootstrap", "scale"):
         return _float_array(name, value, 1)
-    if name in _INT_SAMPLE or name in ("batch_nlive", "bound_iter"):
+    if name in _INT_SAMPLE or name in ("batch_nlive", "bound_iter", "samples_bound"):
         return _int_array(name, value)
     if name == "batch_logl_bounds":
         a = _float_array(name, value, 2)
@@ -165,7 +167,7 @@ def _check_lengths(fields: dict[str, Any]) -> None:
     n, d = fields["samples"].shape
     if fields["samples_u"].shape != (n, d):
         raise _fail("samples_u", fields["samples_u"], f"the shape of 'samples', ({n}, {d})")
-    for name in _POINTS + _FLOAT_SAMPLE + _INT_SAMPLE + ("ncall", "blob"):
+    for name in _POINTS + _FLOAT_SAMPLE + _INT_SAMPLE + ("ncall",):
         value = fields.get(name)
         if isinstance(value, np.ndarray) and value.shape[0] != n:
             raise ArgumentError(

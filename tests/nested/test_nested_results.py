@@ -355,3 +355,32 @@ def test_to_dynesty_without_dynesty(res: Results, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setitem(sys.modules, "dynesty.utils", None)
     with pytest.raises(ImportError, match="pip install dynesty"):
         res.to_dynesty()
+
+
+@pytest.mark.parametrize("kind", ["static", "dynamic"])
+def test_real_dynesty_runs_convert_both_ways(kind: str) -> None:
+    """A (small) real dynesty run's record is accepted as is (its bound fields have one entry
+    per iteration, not per sample) and converts back to an equal dynesty record."""
+    dynesty = pytest.importorskip("dynesty")
+
+    def loglike(x: np.ndarray) -> float:
+        return float(-0.5 * np.sum(x**2))
+
+    def prior(u: np.ndarray) -> np.ndarray:
+        return 20.0 * u - 10.0
+
+    rstate = np.random.default_rng(0)
+    if kind == "static":
+        sampler = dynesty.NestedSampler(loglike, prior, 2, nlive=50, rstate=rstate)
+        sampler.run_nested(print_progress=False, dlogz=0.5)
+    else:
+        sampler = dynesty.DynamicNestedSampler(loglike, prior, 2, rstate=rstate)
+        sampler.run_nested(print_progress=False, nlive_init=50, nlive_batch=50, maxbatch=1)
+    theirs = sampler.results
+    ours = Results(theirs.asdict())
+    assert ours.isdynamic() == theirs.isdynamic() == (kind == "dynamic")
+    back = ours.to_dynesty()
+    assert set(back.keys()) == set(theirs.keys())
+    for k in ("samples", "logl", "logwt", "logz", "logzerr", "samples_id", "ncall"):
+        np.testing.assert_array_equal(back[k], theirs[k])
+    np.testing.assert_array_equal(ours.importance_weights(), theirs.importance_weights())
