@@ -59,6 +59,16 @@ class Cost:
     def _terms(self) -> tuple[Cost, ...]:
         return (self,)
 
+    @property
+    def is_log_likelihood(self) -> bool:
+        """Whether ``-cost`` is a normalised log-likelihood of the data.
+
+        True for :class:`GaussianNLL` with unit weights only (a sum of terms may count the
+        same data twice, so it is not taken as one); the nested sampler's ``from_problem``
+        needs it (logL = -cost).
+        """
+        return False
+
     def _scaled(self, factor: float) -> Cost:
         scaled: Cost = replace(cast(Any, self), weight=cast(Any, self).weight * factor)
         return scaled
@@ -201,6 +211,13 @@ class GaussianNLL(Cost):
         object.__setattr__(self, "estimate_sigma", mode)
         if not (isinstance(self.sigma_name, str) and self.sigma_name.isidentifier()):
             raise ProblemError(f"`sigma_name` must be an identifier, got {self.sigma_name!r}.")
+
+    @property
+    def is_log_likelihood(self) -> bool:
+        """True with unit ``weight`` and output weights: ``-cost`` is then ln p(data | x)."""
+        ow = self.output_weights
+        unit = ow is None or all(w == 1.0 for w in (ow if isinstance(ow, tuple) else (ow,)))
+        return self.weight == 1.0 and unit
 
 
 @dataclass(frozen=True, eq=True)

@@ -582,12 +582,29 @@ class Problem:
             self.stats = ProblemStats()
 
     # ------------------------------------------------------------------ pickling
-    def __getstate__(self) -> dict[str, Any]:
-        if self._kernels.tier == "bound":
-            raise ArgumentTypeError(
-                "This Problem's model cannot be pickled (a hand-written bind_model model); "
-                "build the problem on a compile_model(text) model to send it to workers."
-            )
+    def with_settings(
+        self,
+        *,
+        rtol: float | None = None,
+        atol: float | ArrayLike | None = None,
+        method: str | None = None,
+        max_steps: int | None = None,
+    ) -> Problem:
+        """A new problem on the same model, data, cost, parameters and bounds, with other
+        solver settings (``None`` keeps the current value); the model is not recompiled.
+
+        The nested sampler uses it to re-evaluate points at a tighter tolerance.
+        """
+        state = self._settings_state()
+        for key, value in (("rtol", rtol), ("atol", atol), ("method", method)):
+            if value is not None:
+                state[key] = value
+        if max_steps is not None:
+            state["max_steps"] = max_steps
+        model, data = state.pop("model"), state.pop("data")
+        return type(self)(model, data, **state)
+
+    def _settings_state(self) -> dict[str, Any]:
         return {
             "model": self.model,
             "data": np.array(self._data),
@@ -600,6 +617,14 @@ class Problem:
             "t0": self.t0,
             "max_steps": self.max_steps,
         }
+
+    def __getstate__(self) -> dict[str, Any]:
+        if self._kernels.tier == "bound":
+            raise ArgumentTypeError(
+                "This Problem's model cannot be pickled (a hand-written bind_model model); "
+                "build the problem on a compile_model(text) model to send it to workers."
+            )
+        return self._settings_state()
 
     def __setstate__(self, state: Mapping[str, Any]) -> None:
         state = dict(state)
