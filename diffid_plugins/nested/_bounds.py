@@ -11,7 +11,8 @@ Hobson & Bridges 2009, MultiNest; dynesty's ``multi`` bound).
   when the two ellipsoids have less than half the parent's volume, or, when the parent is more
   than twice the volume the live points are expected to fill, when the recursive
   decomposition of its halves has (dynesty's ``vol_dec = 0.5`` and ``vol_check = 2``);
-  clusters keep at least ``2 d + 2`` points.
+  clusters keep at least ``max(2 d + 2, 12)`` points, and the split is used only when its
+  enlarged volume is below the single enlarged ellipsoid's.
 * **Enlarge** (bootstrap, ``n_boot`` times): refit each cluster's ellipsoid on a resample of
   its points and find by how much it must grow, in radius, to hold the points left out; the
   largest such factor (at least ``1.25`` in volume) scales that ellipsoid. This is dynesty's
@@ -211,9 +212,21 @@ def fit_multi(
     ln X); it lets a bound that is far too large split even when a split does not halve it.
     """
     d = x.shape[1]
+    clusters = _split(x, expected_logvol, max(2 * d + 2, _MIN_CLUSTER), max_depth)
+    multi = _enlarged(clusters, n_boot, rng)
+    if len(clusters) == 1:
+        return multi
+    # small clusters need large bootstrap enlargements (a factor r in radius is r^d in
+    # volume): keep the split only if it is still smaller once enlarged
+    single = _enlarged([x], n_boot, rng)
+    return multi if multi.logvol < single.logvol else single
+
+
+def _enlarged(clusters: list[FloatArray], n_boot: int, rng: np.random.Generator) -> Ellipsoids:
+    d = clusters[0].shape[1]
     floor = _MIN_VOLUME_ENLARGE ** (1.0 / d)
     parts = []
-    for c in _split(x, expected_logvol, max(2 * d + 2, _MIN_CLUSTER), max_depth):
+    for c in clusters:
         center, axes, prec, logvol = _fit_one(c)
         f = max(_enlarge(c, n_boot, rng), floor)
         parts.append((center, axes * f, prec / (f * f), logvol + d * math.log(f)))

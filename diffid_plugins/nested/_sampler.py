@@ -71,7 +71,7 @@ class DynamicNestedSampler:
     bound : {"multi", "single", "none"}, default "multi"
         Bounding ellipsoids for the rejection sampler (``"none"``: the whole cube).
     sample : {"auto", "unif", "rwalk"}, default "auto"
-        ``"auto"`` is ``"unif"`` below 10 dimensions and ``"rwalk"`` from 10 on.
+        ``"auto"`` is ``"unif"`` up to 10 dimensions and ``"rwalk"`` above.
     walks : int, default 25
         Steps of each random walk (``"rwalk"``).
     n_boot : int, default 5
@@ -108,7 +108,7 @@ class DynamicNestedSampler:
         if sample not in ("auto", "unif", "rwalk"):
             raise ArgumentError(f"`sample` must be 'auto', 'unif' or 'rwalk', got {sample!r}.")
         if sample == "auto":
-            sample = "unif" if self.ndim < 10 else "rwalk"
+            sample = "unif" if self.ndim <= 10 else "rwalk"
         if not 0.0 < remove_fraction <= 0.5:
             raise ArgumentError(f"`remove_fraction` must be in (0, 0.5], got {remove_fraction!r}.")
         self._settings = RunSettings(
@@ -143,6 +143,54 @@ class DynamicNestedSampler:
         self._wall = 0.0
         self._results: Any = None
         self.solver_check: dict[str, Any] | None = None
+        self._problem: Any = None
+        self._final: tuple[int, tuple[dict[str, Any], Integrals, float, float]] | None = None
+        self._check: tuple[int, float, int | None] = (0, 100.0, None)
+
+    @classmethod
+    def from_problem(
+        cls,
+        problem: Any,
+        *,
+        seed: int | np.random.Generator | None = None,
+        n_threads: int | None = None,
+        n_check: int = 32,
+        check_factor: float = 100.0,
+        **kwargs: Any,
+    ) -> DynamicNestedSampler:
+        """A sampler of a problem's posterior: uniform prior on its bounds, logL = -cost.
+
+        The cost must be a normalised negative log-likelihood (``GaussianNLL``); SSE and RMSE
+        are refused with the fix. After ``run_nested``, ``results.solver_check`` reports how
+        much the solver's tolerance moves ln Z: ``n_check`` posterior draws are re-evaluated
+        with rtol and atol divided by ``check_factor`` (``n_check=0`` skips it), and a
+        :class:`SolverToleranceWarning` says which rtol to use when the shift is not small
+        against ``logzerr`` (``_from_problem.py``).
+
+        Parameters
+        ----------
+        problem : ProblemLike
+            With finite ``bounds`` and a ``GaussianNLL`` cost.
+        seed : int or numpy.random.Generator, optional
+        n_threads : int, optional
+            Threads of ``problem.evaluate_batch`` (results do not depend on it).
+        n_check : int, default 32
+        check_factor : float, default 100
+        **kwargs
+            Passed to :class:`DynamicNestedSampler` (``bound``, ``sample``, ...).
+        """
+        from ._from_problem import problem_functions
+
+        loglike, transform, ndim, names = problem_functions(problem, n_threads)
+        kwargs.setdefault("parameter_names", names)
+        sampler = cls(loglike, transform, ndim, vectorized=True, seed=seed, **kwargs)
+        sampler._problem = problem
+        sampler._check = (
+            _check_int("n_check", n_check, 0),
+            _check_float("check_factor", check_factor, 1.0),
+            n_threads,
+        )
+        return sampler
 
     # ------------------------------------------------------------------ likelihood
     def _evaluate(self, u: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -374,8 +422,22 @@ class DynamicNestedSampler:
 
     def _finish(self, reason: str, t0: float) -> None:
         self._stop_reason = reason
-        self._wall = time.perf_counter() - t0
         self._results = None
+        n_check, factor, n_threads = self._check
+        if self._problem is not None and n_check > 0:
+            from ._from_problem import solver_check
+
+            self.solver_check = None
+            self.solver_check = solver_check(
+                self._problem,
+                self.results,
+                n_check=n_check,
+                check_factor=factor,
+                n_threads=n_threads,
+                rng=self._boot_rng,
+            )
+            self._results = None
+        self._wall = time.perf_counter() - t0
 
     # ------------------------------------------------------------------ results
     @property
@@ -390,7 +452,10 @@ class DynamicNestedSampler:
     def _make_results(self) -> Any:
         from ._results import Results
 
-        data, ints, logzerr, ess = self._analyse(self._n_bootstrap)
+        n = sum(x.size for x in self._store.logl)
+        if self._final is None or self._final[0] != n:
+            self._final = (n, self._analyse(self._n_bootstrap))
+        data, ints, logzerr, ess = self._final[1]
         o = ints.order
         single = data["logzerr_single"]
         scale = logzerr / single if single > 0 else 1.0

@@ -234,6 +234,12 @@ class Problem:
         return self._x0.copy()
 
     @property
+    def atol(self) -> float | FloatArray:
+        """Absolute tolerance as given (a number, or one per state)."""
+        a = self._atol_arg
+        return float(np.asarray(a)) if np.ndim(a) == 0 else np.array(a, dtype=np.float64)
+
+    @property
     def bounds(self) -> list[tuple[float, float]]:
         """``(lower, upper)`` per parameter, in parameter order."""
         return list(self._bounds)
