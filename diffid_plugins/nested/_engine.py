@@ -28,6 +28,8 @@ from ._proposals import propose_rwalk, propose_uniform
 
 __all__ = ["RunSettings", "RunState", "Store", "step_run"]
 
+_PROBE = 4  # while walking, one step in this many samples the bound to measure its rate
+
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 Evaluate = Callable[[FloatArray], tuple[FloatArray, FloatArray]]
@@ -99,6 +101,7 @@ class RunSettings:
     first_update_eff: float = 0.1  # leave the cube once its acceptance rate falls below this
     walks: int = 25
     min_batch: int = 128
+    walk_fallback: bool = True  # random walks while rejection accepts < 1/walks
 
 
 @dataclass
@@ -126,6 +129,7 @@ class RunState:
     cache_u: FloatArray | None = None
     cache_v: FloatArray | None = None
     cache_logl: FloatArray | None = None
+    walk_steps: int = 0  # steps since rejection fell below 1/walks (probe schedule)
     pending_calls: int = 0  # calls made to start the run, booked with its first deaths
 
     @property
@@ -217,26 +221,33 @@ def _replace(
     if cl.size < m:
         need = m - cl.size
         live_vol = state.logvol - m / state.logl.size
+        pts = np.concatenate([state.u[keep], cu])
         if state.use_bound and (
             state.bound is None or state.bound_logvol - live_vol > settings.update_nats
         ):
-            pts = np.concatenate([state.u[keep], cu])
             fitted = _fit_bound(pts, live_vol, settings, rng)
             # a bound fitted at a lower threshold still encloses today's contour: keep the
             # smaller of the two (a poor decomposition never costs more than the last one)
             if state.bound is None or fitted.logvol < state.bound.logvol:
                 state.bound = fitted
             state.bound_logvol = live_vol
-        if settings.sample == "rwalk" and state.use_bound and state.bound is not None:
+        # below an acceptance rate of 1/walks, random walks cost fewer calls per point than
+        # rejection; every `_PROBE`-th such step still samples the bound, to keep the rate
+        # current (its accepted points are used like any other)
+        fallback = settings.walk_fallback and state.efficiency < 1.0 / settings.walks
+        walk = settings.sample == "rwalk" or (fallback and state.walk_steps % _PROBE != _PROBE - 1)
+        state.walk_steps += fallback
+        if walk and state.use_bound and state.bound is not None:
             pool = np.flatnonzero(keep)
             start = rng.choice(pool, size=need)
+            shape = state.bound if settings.sample == "rwalk" else fit_single(pts, 0, rng)
             u, v, logl, calls, state.rw_scale = propose_rwalk(
                 evaluate,
                 threshold,
                 state.u[start],
                 state.v[start],
                 state.logl[start],
-                state.bound,
+                shape,
                 state.rw_scale,
                 settings.walks,
                 rng,

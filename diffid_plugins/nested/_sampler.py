@@ -4,7 +4,7 @@ The algorithm (``docs/nested.md`` has the full account):
 
 1. **Baseline**: a static run of ``nlive_init`` live points from the prior down to a remaining
    evidence below ``dlogz_init`` (``_engine.py``: batch removal, bounded rejection sampling
-   below 10 dimensions, random walks above).
+   up to 10 dimensions, random walks above).
 2. **Dynamic batches** of ``nlive_batch`` live points, each over the likelihood band the weight
    function picks (``_dynamic.py``), merged with everything before by their births
    (``_run.py``), until the evidence error and the posterior's effective sample size meet
@@ -387,7 +387,9 @@ class DynamicNestedSampler:
                 self._state = None
             while True:
                 if self._state is None:
-                    data, ints, logzerr, ess = self._analyse(self._n_bootstrap // 2)
+                    analysis = self._analyse(self._n_bootstrap)
+                    data, ints, logzerr, ess = analysis
+                    self._final = (data["logl"].size, analysis)  # the results reuse it
                     stop = max(n_effective / max(ess, 1.0), (logzerr / logzerr_target) ** 2)
                     bar.update(
                         niter=data["logl"].size,
