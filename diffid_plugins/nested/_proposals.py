@@ -22,6 +22,8 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import NDArray
 
+from diffid_plugins.errors import ResultError
+
 from ._bounds import Ellipsoids
 
 __all__ = ["propose_rwalk", "propose_uniform"]
@@ -30,6 +32,7 @@ FloatArray = NDArray[np.float64]
 Evaluate = Callable[[FloatArray], tuple[FloatArray, FloatArray]]
 
 _MAX_BATCH = 1 << 16
+_MAX_FUTILE = 2_000_000  # draws without one acceptance before giving up
 
 
 def _draw(bound: Ellipsoids | None, n: int, d: int, rng: np.random.Generator) -> FloatArray:
@@ -73,6 +76,12 @@ def propose_uniform(
     us, vs, ls = [], [], []
     got = calls = 0
     while got < need:
+        if got == 0 and calls >= _MAX_FUTILE:
+            raise ResultError(
+                f"no point with a log-likelihood above {threshold:.6g} in {calls} draws: the "
+                "likelihood is flat (a plateau) or zero on the whole remaining region. Check "
+                "that `loglikelihood` varies smoothly (NaN and -inf count as zero likelihood)."
+            )
         n = int(min(_MAX_BATCH, max(min_batch, math.ceil(1.25 * (need - got) / efficiency))))
         u = _draw(bound, n, d, rng)
         v, logl = evaluate(u)

@@ -238,6 +238,12 @@ class DynamicNestedSampler:
         if math.isinf(logl_min):
             u = self._rng.random((nlive, d))
             v, logl = self._evaluate(u)
+            if batch == 0 and np.all(logl <= LOGL_FLOOR):
+                raise ResultError(
+                    f"`loglikelihood` is NaN or -inf at all {nlive} points drawn from the "
+                    "prior: the likelihood is zero everywhere sampled, or broken. Check it at "
+                    "a few points of the prior (prior_transform of random unit-cube points)."
+                )
             calls, use_bound, bnd = nlive, False, None
         else:
             data = self._store.arrays()
