@@ -34,6 +34,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from diffid_plugins.errors import ResultError
+
 __all__ = ["LOGL_FLOOR", "Integrals", "bootstrap_logz", "integrate", "live_counts"]
 
 FloatArray = NDArray[np.float64]
@@ -101,7 +103,7 @@ def integrate(logl: FloatArray, births: FloatArray) -> Integrals:
     ls = logl[order]
     n = live_counts(ls, births)
     if n.size and int(n.min()) < 1:
-        raise ValueError("inconsistent run: a sample dies with no live point (birth >= logl)")
+        raise ResultError("inconsistent run: a sample dies with no live point (birth >= logl)")
     logvol, logwt, dlogvol = _weights(ls, n)
     logz = np.logaddexp.accumulate(logwt)
     # cumulative information H_p = sum_q w_q/Z_p ln L_q - ln Z_p, with L at the floor ignored

@@ -27,18 +27,13 @@ so the factor is 1: a moment passes when it is within 3 of these errors, and a s
 when all of its moments do, in at least 18 of 20 seeds.
 
 Runtime (shared 2-core machine): about 20 s shells, 30 s eggbox, 10 s 3-D normal, 5 s the
-10-D ``rwalk`` check. The 10-D normal with ``sample="unif"`` and 20 seeds is the acceptance
-test as specified, but one run takes more than 12 minutes today (seed 0 with the loose targets
-``logzerr_target=0.3, n_effective=500`` took 757 s and 11.3 million calls; a profile shows
-nearly all the time in drawing and rejecting points of the multi-ellipsoid bound, most of
-which falls outside the cube for this truncated, strongly correlated contour), so it is
-marked ``slow`` and runs only with ``DIFFID_NESTED_SLOW=1``.
+10-D ``rwalk`` check, about 50 s the 10-D normal with the default "unif" sampler over its 20
+seeds (run with looser targets, the same for every seed: see that test).
 """
 
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -216,15 +211,17 @@ def test_normal3d_moments(normal3_runs: tuple[Problem, list[RunStats]]) -> None:
     _check_normal_moments("normal3d", normal3_runs[1], 3, MIN_PASS)
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(
-    os.environ.get("DIFFID_NESTED_SLOW") != "1",
-    reason="one 10-D 'unif' run takes > 12 min today (bound draws mostly outside the cube); "
-    "set DIFFID_NESTED_SLOW=1 to run the 20 seeds",
-)
 def test_normal10d_unif_logz_and_moments() -> None:
+    """The 10-D normal with the default sampler ("unif" up to 10 d), 20 seeds.
+
+    Run with looser targets than the defaults (logzerr_target=0.2, n_effective=1000, the same
+    for every seed) to keep the file near two minutes: about 2.5 s and 120k calls per seed
+    instead of 9 s and 360k. The coverage claim is the same (within 3 of each run's own
+    logzerr); only the error bars are wider.
+    """
     p = normal(10)
-    runs = _run_seeds(p, SEEDS, {}, sample="unif")
+    runs = _run_seeds(p, SEEDS, {}, sample="unif", logzerr_target=0.2, n_effective=1000)
+    print("\n" + _summary(p, runs))
     _check_logz(p, runs, MIN_PASS)
     _check_normal_moments("normal10d unif", runs, 10, MIN_PASS)
 
