@@ -9,7 +9,8 @@ its protocol (``ProblemLike``).
 
 from __future__ import annotations
 
+from ._from_problem import SolverToleranceWarning as SolverToleranceWarning
 from ._results import Results as Results
 from ._sampler import DynamicNestedSampler as DynamicNestedSampler
 
-__all__ = ["DynamicNestedSampler", "Results"]
+__all__ = ["DynamicNestedSampler", "Results", "SolverToleranceWarning"]

@@ -23,15 +23,18 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from diffid_plugins.errors import ArgumentError, ArgumentTypeError
+from diffid_plugins.errors import ArgumentError, ArgumentTypeError, DiffidError
 
 __all__ = ["SolverToleranceWarning", "problem_functions", "solver_check"]
 
 FloatArray = NDArray[np.float64]
 
 
-class SolverToleranceWarning(UserWarning):
-    """The solver's tolerance shifts ln Z by more than a quarter of its error bar."""
+class SolverToleranceWarning(DiffidError, UserWarning):
+    """The solver's tolerance shifts ln Z by more than a quarter of its error bar.
+
+    A :class:`~diffid_plugins.errors.DiffidError` (the package's promise for every class it
+    raises or warns with) and a ``UserWarning`` (how it is issued)."""
 
 
 def problem_functions(problem: Any, n_threads: int | None) -> tuple[Any, Any, int, list[str]]:
