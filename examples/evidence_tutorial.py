@@ -11,8 +11,8 @@ near the optimum is off by about half a nat, more than the error bar. The proble
 rtol 1e-8; ``results.solver_check`` reports the remaining shift (re-evaluating posterior draws
 at rtol 1e-10) and a warning would say which rtol to use.
 
-Run: ``pip install -e ".[nested]" && python examples/evidence_tutorial.py`` (about three
-minutes on two cores: 2.5 million likelihood calls for the four-parameter model).
+Run: ``pip install -e ".[nested]" && python examples/evidence_tutorial.py`` (one to
+three minutes on two cores: 1-2.5 million likelihood calls for the four-parameter model).
 """
 
 from __future__ import annotations

@@ -28,8 +28,6 @@ from ._proposals import propose_rwalk, propose_uniform
 
 __all__ = ["RunSettings", "RunState", "Store", "step_run"]
 
-_PROBE = 4  # while walking, one step in this many samples the bound to measure its rate
-
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 Evaluate = Callable[[FloatArray], tuple[FloatArray, FloatArray]]
@@ -101,7 +99,6 @@ class RunSettings:
     first_update_eff: float = 0.1  # leave the cube once its acceptance rate falls below this
     walks: int = 25
     min_batch: int = 128
-    walk_fallback: bool = True  # random walks while rejection accepts < 1/walks
 
 
 @dataclass
@@ -129,7 +126,6 @@ class RunState:
     cache_u: FloatArray | None = None
     cache_v: FloatArray | None = None
     cache_logl: FloatArray | None = None
-    walk_steps: int = 0  # steps since rejection fell below 1/walks (probe schedule)
     pending_calls: int = 0  # calls made to start the run, booked with its first deaths
 
     @property
@@ -231,16 +227,11 @@ def _replace(
             if state.bound is None or fitted.logvol < state.bound.logvol:
                 state.bound = fitted
             state.bound_logvol = live_vol
-        # below an acceptance rate of 1/walks, random walks cost fewer calls per point than
-        # rejection; every `_PROBE`-th such step still samples the bound, to keep the rate
-        # current (its accepted points are used like any other)
-        fallback = settings.walk_fallback and state.efficiency < 1.0 / settings.walks
-        walk = settings.sample == "rwalk" or (fallback and state.walk_steps % _PROBE != _PROBE - 1)
-        state.walk_steps += fallback
+        walk = settings.sample == "rwalk"
         if walk and state.use_bound and state.bound is not None:
             pool = np.flatnonzero(keep)
             start = rng.choice(pool, size=need)
-            shape = state.bound if settings.sample == "rwalk" else fit_single(pts, 0, rng)
+            shape = state.bound
             u, v, logl, calls, state.rw_scale = propose_rwalk(
                 evaluate,
                 threshold,
