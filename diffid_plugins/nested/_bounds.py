@@ -156,8 +156,8 @@ def _split(x: FloatArray, expected_logvol: float, min_points: int, depth: int) -
     n = x.shape[0]
     if depth <= 0 or n < 2 * min_points:
         return [x]
-    vol = _fit_one(x)[3]
-    label = _two_means(x, _fit_one(x)[1])
+    _, axes, _, vol = _fit_one(x)
+    label = _two_means(x, axes)
     if label is None:
         return [x]
     a, b = x[~label], x[label]

@@ -44,6 +44,7 @@ class Store:
     thread: list[IntArray] = field(default_factory=list)
     batch: list[IntArray] = field(default_factory=list)
     ncall: list[IntArray] = field(default_factory=list)
+    size: int = 0  # samples stored
 
     def add(
         self,
@@ -68,6 +69,7 @@ class Store:
         self.thread.append(thread.astype(np.int64))
         self.batch.append(np.full(n, batch, dtype=np.int64))
         self.ncall.append(share)
+        self.size += n
 
     def arrays(self) -> dict[str, Any]:
         """The store as concatenated arrays (empty arrays when nothing is stored)."""

@@ -378,7 +378,7 @@ class DynamicNestedSampler:
                 while not self._state.done and self._ncall < maxcall_:
                     step_run(self._state, self._store, self._evaluate, self._settings, self._rng)
                     bar.update(
-                        niter=sum(x.size for x in self._store.logl),
+                        niter=self._store.size,
                         ncall=self._ncall,
                         logz=self._state.logz,
                         logzerr=math.nan,
@@ -460,7 +460,7 @@ class DynamicNestedSampler:
     def _make_results(self) -> Any:
         from ._results import Results
 
-        n = sum(x.size for x in self._store.logl)
+        n = self._store.size
         if self._final is None or self._final[0] != n:
             self._final = (n, self._analyse(self._n_bootstrap))
         data, ints, logzerr, ess = self._final[1]

@@ -69,6 +69,9 @@ def test_non_finite_values_and_no_stop(backend: str) -> None:
 def test_rate_limit_and_final_state(backend: str) -> None:
     """33 updates over 2 s (every 1/16 s): a draw happens when the last one is >= 0.2 s old
     (at 0, 4/16, 8/16, ..., 32/16 s: 9 draws), and close() draws the last state if pending."""
+    # the expected draws below are worked out for 5 draws/s; this fails (and says so) if the
+    # module's rate changes, rather than the list below failing for no visible reason
+    assert 1.0 / MAX_RATE == 0.2, "the expected draw times assume MAX_RATE = 5 per second"
     out, clock = io.StringIO(), Clock()
     with Progress(True, file=out, clock=clock) as bar:
         for k in range(31):
@@ -76,7 +79,6 @@ def test_rate_limit_and_final_state(backend: str) -> None:
             bar.update(niter=k, ncall=2 * k + 1, logz=-1.0, logzerr=0.1, stop=None)
     drawn = sorted({int(m) for m in re.findall(r"iter (\d+) ", out.getvalue())})
     assert drawn == [0, 4, 8, 12, 16, 20, 24, 28, 30]  # 30: drawn by close()
-    assert 1.0 / MAX_RATE == 0.2
     last = re.search(r"iter (\d+) ", _frames(out.getvalue())[-1])
     assert last is not None and last[1] == "30"
 
